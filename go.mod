@@ -1,0 +1,3 @@
+module github.com/sessionx-redis/redisstore
+
+go 1.26
