@@ -3,4 +3,66 @@
 // after changing its import paths. Sessions live in a Store (such as
 // redisstore's RedisStore) and the cookie holds only the session ID, or, with
 // no store, the whole session sealed with AES-GCM in the cookie.
+//
+// # Differences from sessionx
+//
+// The API is sessionx's; the behaviour differs where sessionx is unsafe:
+//
+//   - Rotation, explicit (Rotate) or automatic (RotationInterval), deletes
+//     the old ID from the store once the new one is saved, so a stolen or
+//     fixated old cookie loads nothing.
+//   - A store failure on Load is an error, not a fresh session: the
+//     middleware answers through the error handler (503 by default) without
+//     touching the cookie. Save and delete failures reach the handler too.
+//   - A cookie value that is not a well-formed ID (22 base64url characters)
+//     is never sent to the store, and an ID the client chose is never
+//     adopted: a fresh session always gets a new random ID.
+//   - A session is written back only when it needs it (see below), so
+//     requests that do not use the session cost no store write and set no
+//     cookie.
+//   - Destroy deletes the session from the store and returns the error; the
+//     expiring cookie has the same Path, Domain, Secure and SameSite as the
+//     one it clears.
+//   - An optional absolute timeout (WithAbsoluteTimeout) beside the idle one
+//     (MaxAge); the TTL given to a TTLStore is the smaller of the two.
+//   - Responses vary on Cookie, and those setting the cookie carry
+//     Cache-Control: no-cache="Set-Cookie", so shared caches do not hand one
+//     user's cookie to another.
+//   - A failing random source is an error (ErrRandomFailed), never a weak ID.
+//   - The sealed cookie binds the cookie name as associated data; cookies
+//     sealed by sessionx do not open here (users start a fresh session).
+//   - Load, Save and Destroy pass the request's context to a ContextStore.
+//
+// # When a session is saved
+//
+// Save, and the middleware before the first byte of the response, write a
+// session when its ID changed (Rotate), when it is new and Data holds
+// something, or when Data changed since Load. Changes are found without the
+// handler saying so: Load keeps the JSON encoding of Data and the save
+// compares it with the current one. What a store keeps is that encoding
+// beside the ID and times, so equal encodings mean nothing to write. The
+// cost is a json.Marshal of Data at Load and one or two per request at
+// save time; a fresh session left empty costs none.
+//
+// An unchanged session is still written once a tenth of MaxAge has passed
+// since its last write, so MaxAge stays an idle timeout (between 90% and
+// 100% of MaxAge after the last request) at the price of at most ten writes
+// per MaxAge for a session that is only read.
+//
+// The manager remembers, per session it handed out, the ID it is stored
+// under and the snapshot, keyed by a weak pointer: a session dropped without
+// Save does not leak.
+//
+// # Stores and TTLs
+//
+// A Store signals "no such session" with an error matching ErrNotFound (or a
+// nil session and nil error); an error matching ErrInvalidSession means a
+// stored value it cannot decode. Both give a fresh session; anything else is
+// a store failure. With AbsoluteTimeout set, a store that implements
+// TTLStore is saved through SaveTTL with the smaller of MaxAge and what
+// remains of the absolute timeout; other stores keep their own TTL, and Load
+// still refuses a session past its absolute timeout.
+//
+// Without a store, a rotated or destroyed session's old sealed cookie cannot
+// be revoked: it stays valid until its MaxAge or absolute timeout passes.
 package session

@@ -1,0 +1,141 @@
+package session
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Config configures a Manager. DefaultConfig and DevConfig fill it with the
+// sessionx defaults; the With* options change single fields.
+type Config struct {
+	// CookieName is the name of the session cookie. Zero means "sessionx".
+	CookieName string
+	// SecretKey is the AES key sealing cookies when Store is nil: 16, 24 or
+	// 32 bytes (AES-128, -192, -256). NewManager requires it even with a
+	// Store, as sessionx does.
+	SecretKey []byte
+	// MaxAge is the idle timeout: a session not written for longer is
+	// expired. It is also the cookie's Max-Age. Zero means no idle timeout
+	// and a browser-session cookie. Default 24h.
+	MaxAge time.Duration
+	// Path is the cookie's Path. Default "/"; zero leaves it to the browser.
+	Path string
+	// Domain is the cookie's Domain. Zero (the default) means host-only.
+	Domain string
+	// Secure marks the cookie HTTPS-only. True in DefaultConfig, false in
+	// DevConfig.
+	Secure bool
+	// HttpOnly hides the cookie from scripts. Default true.
+	HttpOnly bool
+	// SameSite is "Lax", "Strict" or "None" (any case). Default "Lax"; any
+	// other value means Lax, as in sessionx.
+	SameSite string
+	// RotationInterval rotates a loaded session's ID once this long has
+	// passed since it was last rotated (or created); the old ID is deleted
+	// from the Store once the new one is saved. Zero disables automatic
+	// rotation. Default 15m.
+	RotationInterval time.Duration
+	// Store holds sessions server-side, the cookie then holding only the ID.
+	// Nil (the default) seals the whole session into the cookie.
+	Store Store
+	// AbsoluteTimeout caps a session's life from its CreatedAt, however
+	// active it is. Zero (the default) means no cap, as in sessionx. With a
+	// cap, the cookie's Max-Age and the TTL given to a TTLStore are the
+	// smaller of MaxAge and what remains of the cap.
+	AbsoluteTimeout time.Duration
+	// ErrorHandler answers a request whose session could not be loaded or
+	// saved because of the store, the random source or the data. Nil means
+	// a plain-text 503 Service Unavailable, with the error logged.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// ConfigOption changes one field of a Config; DefaultConfig and DevConfig
+// apply them in order.
+type ConfigOption func(*Config)
+
+// DefaultConfig returns the production configuration for secretKey: cookie
+// "sessionx", MaxAge 24h, Path "/", Secure, HttpOnly, SameSite Lax,
+// RotationInterval 15m, no Store, no absolute timeout; then applies opts.
+func DefaultConfig(secretKey []byte, opts ...ConfigOption) Config {
+	cfg := Config{
+		CookieName:       "sessionx",
+		SecretKey:        secretKey,
+		MaxAge:           24 * time.Hour,
+		Path:             "/",
+		Secure:           true,
+		HttpOnly:         true,
+		SameSite:         "Lax",
+		RotationInterval: 15 * time.Minute,
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	return cfg
+}
+
+// DevConfig returns DefaultConfig without the Secure flag, so the cookie
+// works over plain HTTP on localhost; then applies opts.
+func DevConfig(secretKey []byte, opts ...ConfigOption) Config {
+	cfg := DefaultConfig(secretKey)
+	cfg.Secure = false
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	return cfg
+}
+
+// WithMaxAge sets the idle timeout and cookie Max-Age.
+func WithMaxAge(d time.Duration) ConfigOption { return func(c *Config) { c.MaxAge = d } }
+
+// WithCookieName sets the cookie name.
+func WithCookieName(name string) ConfigOption { return func(c *Config) { c.CookieName = name } }
+
+// WithDomain sets the cookie Domain.
+func WithDomain(domain string) ConfigOption { return func(c *Config) { c.Domain = domain } }
+
+// WithPath sets the cookie Path.
+func WithPath(path string) ConfigOption { return func(c *Config) { c.Path = path } }
+
+// WithSecure sets the cookie's Secure flag.
+func WithSecure(secure bool) ConfigOption { return func(c *Config) { c.Secure = secure } }
+
+// WithHttpOnly sets the cookie's HttpOnly flag.
+func WithHttpOnly(httpOnly bool) ConfigOption { return func(c *Config) { c.HttpOnly = httpOnly } }
+
+// WithSameSite sets the cookie's SameSite attribute: "Lax", "Strict" or
+// "None".
+func WithSameSite(sameSite string) ConfigOption { return func(c *Config) { c.SameSite = sameSite } }
+
+// WithRotationInterval sets the automatic ID rotation interval; zero
+// disables it.
+func WithRotationInterval(d time.Duration) ConfigOption {
+	return func(c *Config) { c.RotationInterval = d }
+}
+
+// WithStore keeps sessions in store; the cookie then holds only the ID.
+func WithStore(store Store) ConfigOption { return func(c *Config) { c.Store = store } }
+
+// WithAbsoluteTimeout caps every session's life at d from its creation;
+// zero keeps sessionx's behaviour (idle timeout only).
+func WithAbsoluteTimeout(d time.Duration) ConfigOption {
+	return func(c *Config) { c.AbsoluteTimeout = d }
+}
+
+// WithErrorHandler sets the function that answers requests whose session
+// could not be loaded or saved (default: 503 in plain text).
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) ConfigOption {
+	return func(c *Config) { c.ErrorHandler = h }
+}
+
+// sameSiteMode maps Config.SameSite to net/http's value; unknown means Lax.
+func sameSiteMode(s string) http.SameSite {
+	switch strings.ToLower(s) {
+	case "strict":
+		return http.SameSiteStrictMode
+	case "none":
+		return http.SameSiteNoneMode
+	default:
+		return http.SameSiteLaxMode
+	}
+}

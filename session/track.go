@@ -1,0 +1,115 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"runtime"
+	"sync"
+	"time"
+	"weak"
+)
+
+// refreshFraction sets when an unchanged session is written back anyway:
+// once MaxAge/refreshFraction has passed since it was last written. Without
+// it MaxAge would count from the last change instead of the last request;
+// with it the idle timeout falls between 90% and 100% of MaxAge after the
+// last request, at the price of at most refreshFraction writes per MaxAge
+// for a session that is read but never changed.
+const refreshFraction = 10
+
+// tracked is what the manager remembers about a session it handed out,
+// between Load (or New) and Save. It never points at the session, so that
+// the session can be collected.
+type tracked struct {
+	// storedID is the ID the session is saved under (the one the client's
+	// cookie holds); empty while the session was never saved. After a
+	// rotation it differs from Session.ID until the save, which then
+	// deletes it from the store.
+	storedID string
+	// snapshot is the JSON of Data as loaded or last saved.
+	snapshot []byte
+	// fresh marks a session made by the manager and never saved: it is
+	// saved only once Data holds something.
+	fresh bool
+	// err is a failure to make an ID for this session (New, Rotate),
+	// returned by its next save instead of writing a weak or stale ID.
+	err error
+}
+
+// tracker maps sessions to their tracked state by weak pointer: a session
+// that becomes unreachable (a caller that loads and never saves) drops out
+// of the table through a runtime cleanup, so the table cannot leak.
+type tracker struct {
+	mu sync.Mutex // protects m; a tracked value is used by one request only
+	m  map[weak.Pointer[Session]]*tracked
+}
+
+// track records st for sess, replacing what was recorded.
+func (t *tracker) track(sess *Session, st *tracked) {
+	wp := weak.Make(sess)
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = make(map[weak.Pointer[Session]]*tracked)
+	}
+	_, known := t.m[wp]
+	t.m[wp] = st
+	t.mu.Unlock()
+	if !known {
+		runtime.AddCleanup(sess, t.forgetPointer, wp)
+	}
+}
+
+// lookup returns what is recorded for sess, or nil.
+func (t *tracker) lookup(sess *Session) *tracked {
+	wp := weak.Make(sess)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[wp]
+}
+
+// forget drops sess from the table (the middleware does so at the end of a
+// request; the cleanup would do it later anyway).
+func (t *tracker) forget(sess *Session) { t.forgetPointer(weak.Make(sess)) }
+
+func (t *tracker) forgetPointer(wp weak.Pointer[Session]) {
+	t.mu.Lock()
+	delete(t.m, wp)
+	t.mu.Unlock()
+}
+
+// len returns the number of tracked sessions (for tests).
+func (t *tracker) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
+
+// dirty reports whether sess must be written back, and returns the JSON of
+// its Data for the new snapshot (nil when not needed).
+//
+// Change detection compares the JSON encoding of Data with the snapshot
+// taken at Load: what a store or the sealed cookie keeps is that encoding,
+// next to the ID and times that only the manager changes (Rotate changes the
+// ID, which is compared too), so equal encodings mean an equal stored
+// session. The cost is one json.Marshal of Data at Load and one per save
+// attempt; a fresh session with empty Data costs nothing.
+func (m *Manager) dirty(sess *Session, st *tracked, now time.Time) (bool, []byte, error) {
+	if st != nil && st.fresh && len(sess.Data) == 0 {
+		return false, nil, nil
+	}
+	data, err := json.Marshal(sess.Data)
+	if err != nil {
+		return false, nil, err
+	}
+	switch {
+	case st == nil, st.fresh, sess.ID != st.storedID, !bytes.Equal(data, st.snapshot):
+		return true, data, nil
+	}
+	return m.refreshDue(sess, now), data, nil
+}
+
+// refreshDue reports whether an unchanged session should be written back to
+// push its idle timeout forward (see refreshFraction).
+func (m *Manager) refreshDue(sess *Session, now time.Time) bool {
+	return m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) >= m.cfg.MaxAge/refreshFraction
+}
