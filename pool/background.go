@@ -92,7 +92,7 @@ func (p *Pool[T]) refillOne() (dialed bool, err error) {
 	toClose := p.putLocked(r) // to a waiter if any; closed if the pool is
 	p.mu.Unlock()
 	if toClose != nil {
-		p.closeResource(toClose)
+		p.discard(toClose)
 		return false, nil
 	}
 	return true, nil
@@ -145,10 +145,9 @@ func (p *Pool[T]) sweepOnce() {
 	}
 	clear(p.idle[len(kept):])
 	p.idle = kept
-	p.numOpen -= len(expired) // no waiters: they exist only while idle is empty
-	p.maybeFillLocked()
+	p.numClosing += len(expired)
 	p.mu.Unlock()
 	for _, r := range expired {
-		p.closeResource(r)
+		p.discard(r)
 	}
 }

@@ -28,6 +28,8 @@ type fakeDialer struct {
 	live        atomic.Int64 // dials in progress plus open conns
 	maxLive     atomic.Int64 // highest live ever seen
 	fail        atomic.Bool  // make dials fail
+	failEvery   atomic.Int64 // when n > 0, fail every nth dial attempt
+	attempts    atomic.Int64 // dial attempts
 	delay       atomic.Int64 // dial delay in nanoseconds, cut short by ctx
 }
 
@@ -46,7 +48,8 @@ func (f *fakeDialer) dial(ctx context.Context) (*fakeConn, error) {
 		case <-t.C:
 		}
 	}
-	if f.fail.Load() {
+	a := f.attempts.Add(1)
+	if n := f.failEvery.Load(); f.fail.Load() || n > 0 && a%n == 0 {
 		f.live.Add(-1)
 		f.dialErrs.Add(1)
 		return nil, errDial

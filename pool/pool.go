@@ -22,13 +22,15 @@ type Pool[T any] struct {
 	fillCh chan struct{}      // one slot; wakes the MinIdle filler
 	wg     sync.WaitGroup     // background goroutines
 
-	mu       sync.Mutex     // protects following fields
-	idle     []*Resource[T] // oldest first; Get takes from the end
-	numOpen  int            // open resources plus slots held for dials; <= cfg.MaxOpen
-	numInUse int            // resources between Get and Put (and under Check)
-	waiters  waitQueue[T]   // non-empty only while idle is empty and numOpen == MaxOpen
-	closed   bool
-	stats    Stats // counters only; gauges are filled in by Stats
+	mu         sync.Mutex     // protects following fields
+	idle       []*Resource[T] // oldest first; Get takes from the end
+	numOpen    int            // open resources plus slots held for dials; <= cfg.MaxOpen
+	numInUse   int            // resources between Get and Put (and under Check)
+	numClosing int            // resources being closed; their slots are freed after
+	waiters    waitQueue[T]   // non-empty only while idle is empty and numOpen == MaxOpen
+	closed     bool
+	stats      Stats  // counters only; gauges are filled in by Stats
+	gaveBack   uint64 // grants given back by waiters that gave up; for tests
 }
 
 // New validates cfg and returns a pool. It dials nothing itself; when
@@ -83,9 +85,9 @@ func (p *Pool[T]) Get(ctx context.Context) (*Resource[T], error) {
 		now := nowFunc()
 		if reason := p.expiredLocked(r, now, n); reason != nil {
 			*reason++
-			p.releaseSlotLocked()
+			p.numClosing++
 			p.mu.Unlock()
-			p.closeResource(r)
+			p.discard(r)
 			p.mu.Lock()
 			continue
 		}
@@ -108,9 +110,9 @@ func (p *Pool[T]) Get(ctx context.Context) (*Resource[T], error) {
 		p.stats.ClosedHealth++
 		r.inUse = false
 		p.numInUse--
-		p.releaseSlotLocked()
+		p.numClosing++
 		p.mu.Unlock()
-		p.closeResource(r)
+		p.discard(r)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pool: get: %w", err)
 		}
@@ -177,6 +179,7 @@ func (p *Pool[T]) giveUp(w *waiter[T], start time.Time, counter *uint64) time.Du
 		p.waiters.remove(w)
 	} else {
 		g := <-w.ch // sent under p.mu before w left the queue, so it is there
+		p.gaveBack++
 		switch {
 		case g.r != nil:
 			g.r.inUse = false
@@ -188,7 +191,7 @@ func (p *Pool[T]) giveUp(w *waiter[T], start time.Time, counter *uint64) time.Du
 	}
 	p.mu.Unlock()
 	if toClose != nil {
-		p.closeResource(toClose)
+		p.discard(toClose)
 	}
 	return waited.Round(time.Millisecond)
 }
@@ -217,9 +220,11 @@ func (p *Pool[T]) dial(ctx context.Context) (r *Resource[T], err error) {
 		return nil, fmt.Errorf("pool: dial: %w", err)
 	}
 	if p.closed {
+		p.mu.Unlock()
+		_ = p.cfg.Close(v)
+		p.mu.Lock()
 		p.releaseSlotLocked()
 		p.mu.Unlock()
-		p.cfg.Close(v)
 		return nil, ErrClosed
 	}
 	r = &Resource[T]{value: v, createdAt: nowFunc(), pool: p, inUse: true}
@@ -248,33 +253,33 @@ func (p *Pool[T]) Put(r *Resource[T], reusable bool) {
 	var toClose *Resource[T]
 	switch {
 	case p.closed:
-		p.numOpen--
+		p.numClosing++
 		toClose = r
 	case !reusable:
 		p.stats.ClosedBroken++
-		p.releaseSlotLocked()
+		p.numClosing++
 		toClose = r
 	default:
 		toClose = p.putLocked(r)
 	}
 	p.mu.Unlock()
 	if toClose != nil {
-		p.closeResource(toClose)
+		p.discard(toClose)
 	}
 }
 
 // putLocked hands r, which is open and not in use, to the longest waiter or
-// makes it idle. It returns r if r must be closed instead (after p.mu is
-// released), having freed its slot.
+// makes it idle. It returns r if r must be discarded instead, once p.mu is
+// released.
 func (p *Pool[T]) putLocked(r *Resource[T]) (toClose *Resource[T]) {
 	if p.closed {
-		p.numOpen--
+		p.numClosing++
 		return r
 	}
 	now := nowFunc()
 	if p.cfg.MaxLifetime > 0 && now.Sub(r.createdAt) >= p.cfg.MaxLifetime {
 		p.stats.ClosedLifetime++
-		p.releaseSlotLocked()
+		p.numClosing++
 		return r
 	}
 	if w := p.waiters.pop(); w != nil {
@@ -285,7 +290,7 @@ func (p *Pool[T]) putLocked(r *Resource[T]) (toClose *Resource[T]) {
 	}
 	if len(p.idle) >= p.cfg.MaxIdle {
 		p.stats.ClosedMaxIdle++
-		p.numOpen--
+		p.numClosing++
 		return r
 	}
 	r.returnedAt = now
@@ -295,6 +300,8 @@ func (p *Pool[T]) putLocked(r *Resource[T]) (toClose *Resource[T]) {
 
 // releaseSlotLocked frees the slot of a resource that was closed or never
 // dialed: the longest waiter gets it (and dials), or the open count drops.
+// A slot is freed only once its resource is closed, so MaxOpen bounds the
+// resources still being closed too.
 func (p *Pool[T]) releaseSlotLocked() {
 	if w := p.waiters.pop(); w != nil {
 		w.ch <- grant[T]{}
@@ -317,10 +324,16 @@ func (p *Pool[T]) expiredLocked(r *Resource[T], now time.Time, nIdle int) *uint6
 	return nil
 }
 
-// closeResource closes r's value. The error is dropped: the resource is
-// being discarded and nobody is left to act on it.
-func (p *Pool[T]) closeResource(r *Resource[T]) {
-	_ = p.cfg.Close(r.value)
+// discard closes r, counted in numClosing, and then frees its slot. p.mu
+// must not be held. Callers other than Close drop the error: nobody is left
+// to act on it.
+func (p *Pool[T]) discard(r *Resource[T]) error {
+	err := p.cfg.Close(r.value)
+	p.mu.Lock()
+	p.numClosing--
+	p.releaseSlotLocked()
+	p.mu.Unlock()
+	return err
 }
 
 // CloseIdle closes every idle resource now, for instance after one of them
@@ -330,21 +343,20 @@ func (p *Pool[T]) CloseIdle() {
 	p.mu.Lock()
 	idle := p.takeIdleLocked()
 	p.stats.ClosedByCloseIdle += uint64(len(idle))
-	p.maybeFillLocked()
 	p.mu.Unlock()
 	for _, r := range idle {
-		p.closeResource(r)
+		p.discard(r)
 	}
 }
 
-// takeIdleLocked empties the idle list, freeing the slots, and returns what
-// was in it for the caller to close after releasing p.mu.
+// takeIdleLocked empties the idle list and returns what was in it for the
+// caller to discard after releasing p.mu.
 func (p *Pool[T]) takeIdleLocked() []*Resource[T] {
 	idle := make([]*Resource[T], len(p.idle))
 	copy(idle, p.idle)
 	clear(p.idle)
 	p.idle = p.idle[:0]
-	p.numOpen -= len(idle) // no waiters: they exist only while idle is empty
+	p.numClosing += len(idle)
 	return idle
 }
 
@@ -373,7 +385,7 @@ func (p *Pool[T]) Close() error {
 
 	var errs []error
 	for _, r := range idle {
-		if err := p.cfg.Close(r.value); err != nil {
+		if err := p.discard(r); err != nil {
 			errs = append(errs, err)
 		}
 	}

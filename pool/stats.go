@@ -33,6 +33,8 @@ type Stats struct {
 	InUse int
 	// Dialing is the number of slots held by dials in progress (counted in Open).
 	Dialing int
+	// Closing is the number of resources being closed (counted in Open).
+	Closing int
 
 	// ClosedIdleTimeout counts resources closed after idling longer than IdleTimeout.
 	ClosedIdleTimeout uint64
@@ -56,7 +58,8 @@ func (p *Pool[T]) Stats() Stats {
 	s.Open = p.numOpen
 	s.Idle = len(p.idle)
 	s.InUse = p.numInUse
-	s.Dialing = p.numOpen - p.numInUse - len(p.idle)
+	s.Closing = p.numClosing
+	s.Dialing = p.numOpen - p.numInUse - len(p.idle) - p.numClosing
 	p.mu.Unlock()
 	return s
 }
