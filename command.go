@@ -1,0 +1,137 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/resp"
+)
+
+// cmdKind names the few commands the store sends.
+type cmdKind uint8
+
+const (
+	cmdGet cmdKind = iota
+	cmdSet
+	cmdDel
+	cmdPing
+)
+
+var cmdNames = [...]string{cmdGet: "GET", cmdSet: "SET", cmdDel: "DEL", cmdPing: "PING"}
+
+func (k cmdKind) String() string { return cmdNames[k] }
+
+// command is one store operation: what to send and where its reply goes.
+// The key is prefix+id, written without building the string.
+type command struct {
+	kind   cmdKind
+	prefix string
+	id     string
+	value  []byte        // cmdSet: the JSON
+	ttl    time.Duration // cmdSet
+
+	buf  []byte // cmdGet: the value, appended to buf[:0]
+	null bool   // cmdGet: no such key
+}
+
+// appendTo writes the command in RESP to dst.
+func (cmd *command) appendTo(dst []byte) []byte {
+	switch cmd.kind {
+	case cmdGet, cmdDel:
+		dst = resp.AppendArray(dst, 2)
+		dst = resp.AppendBulkString(dst, cmd.kind.String())
+		dst = appendKey(dst, cmd.prefix, cmd.id)
+	case cmdSet:
+		dst = resp.AppendArray(dst, 5)
+		dst = resp.AppendBulkString(dst, "SET")
+		dst = appendKey(dst, cmd.prefix, cmd.id)
+		dst = resp.AppendBulk(dst, cmd.value)
+		if cmd.ttl%time.Second == 0 {
+			dst = resp.AppendBulkString(dst, "EX")
+			dst = resp.AppendBulkInt(dst, int64(cmd.ttl/time.Second))
+		} else {
+			dst = resp.AppendBulkString(dst, "PX")
+			dst = resp.AppendBulkInt(dst, int64(cmd.ttl/time.Millisecond))
+		}
+	case cmdPing:
+		dst = resp.AppendCommand(dst, "PING")
+	}
+	return dst
+}
+
+// readReply reads the command's reply from rd.
+func (cmd *command) readReply(rd *resp.Reader) error {
+	switch cmd.kind {
+	case cmdGet:
+		b, null, err := rd.ReadBulk(cmd.buf[:0])
+		cmd.buf, cmd.null = b, null
+		return err
+	case cmdDel:
+		_, err := rd.ReadInt()
+		return err
+	case cmdSet:
+		return rd.ReadOK()
+	default:
+		_, err := rd.ReadValue() // PING: +PONG in RESP2 and RESP3
+		return err
+	}
+}
+
+// appendKey writes prefix+id as one bulk string.
+func appendKey(dst []byte, prefix, id string) []byte {
+	dst = append(dst, '$')
+	dst = strconv.AppendInt(dst, int64(len(prefix)+len(id)), 10)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, prefix...)
+	dst = append(dst, id...)
+	return append(dst, "\r\n"...)
+}
+
+// do sends cmd and reads its reply within the context and the configured
+// timeouts. A cancelled context aborts the blocked I/O at once (through a
+// deadline in the past, not a goroutine per call). Any error after which the
+// stream may be out of sync marks the connection broken.
+func (c *conn) do(ctx context.Context, cmd *command) error {
+	c.setDeadlines(ctx)
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
+	}
+	c.wbuf = cmd.appendTo(c.wbuf[:0])
+	err := c.write()
+	if err == nil {
+		err = cmd.readReply(c.rd)
+	}
+	c.used = true
+	if stop != nil && !stop() {
+		// The context ended during the call; the deadline poke may race
+		// with the next command, so this connection is done.
+		c.broken = true
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+	} else if err != nil {
+		if cerr := contextError(ctx, err); cerr != nil {
+			err = fmt.Errorf("%w: %w", cerr, err)
+		}
+	}
+	if !resp.Usable(err) {
+		c.broken = true
+	}
+	return err
+}
+
+// contextError returns the context's error when err is the context's doing:
+// the context ended, or a timeout struck at the context's deadline (the
+// socket deadline can fire a moment before the context's timer).
+func contextError(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if dl, ok := ctx.Deadline(); ok && isTimeout(err) && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+// Package redisstore is a Redis session store for sessionx-style session
+// managers with no dependency beyond the standard library.
+//
+// A Store persists sessions as JSON under Prefix+ID with a TTL that Redis
+// enforces, so many application servers share sessions, sessions outlive a
+// restart and Redis expires them on its own. It speaks RESP2/RESP3 itself
+// (package resp) over a bounded connection pool (package pool), using only
+// HELLO/AUTH, SELECT, SET with EX/PX, GET, DEL and PING, plus what Sentinel
+// and Cluster routing need.
+//
+// Values are byte-compatible with sessionx's go-redis store: the same key,
+// the same JSON, SET key value EX seconds.
+//
+// Errors are package variables usable with errors.Is (ErrSessionNotFound,
+// ErrInvalidSession, ErrInvalidID, ErrClosed, ErrPoolTimeout). A Redis error
+// reply is a resp.Error (errors.As) with its kind (OOM, READONLY, NOAUTH,
+// ...), and network errors wrap the net error. No error or log text ever
+// contains a password.
+package redisstore

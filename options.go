@@ -1,0 +1,223 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Default values of Options; the first five are those of sessionx's go-redis
+// store.
+const (
+	DefaultAddr         = "localhost:6379"
+	DefaultPrefix       = "sessionx:"
+	DefaultTTL          = 24 * time.Hour
+	DefaultDialTimeout  = 5 * time.Second
+	DefaultReadTimeout  = 3 * time.Second
+	DefaultWriteTimeout = 3 * time.Second
+	DefaultIdleTimeout  = 30 * time.Minute
+)
+
+// Options configures a Store. The zero value connects to localhost:6379,
+// database 0, with the defaults of sessionx's go-redis store. Every field
+// says what its zero value means.
+type Options struct {
+	// Addr is the server's host:port. Zero: "localhost:6379". Set at most
+	// one of Addr, URL, SentinelAddrs and ClusterAddrs.
+	Addr string
+	// URL configures the connection in one string:
+	// redis://[user[:password]@]host[:port][/db][?option=value&...],
+	// rediss://... (TLS) or unix://[user[:password]@]/path/to.sock[?db=N].
+	// Query options: dial_timeout, read_timeout, write_timeout,
+	// pool_timeout, idle_timeout, max_lifetime (Go durations such as "3s",
+	// or seconds), pool_size, min_idle, max_idle, protocol, client_name, db.
+	// Zero: not used.
+	URL string
+	// Username is the ACL user; zero: the default user (password-only AUTH).
+	Username string
+	// Password authenticates the connection; zero: no authentication.
+	Password string
+	// DB is the database number, selected after connecting. Zero: 0.
+	// Must be 0 with ClusterAddrs.
+	DB int
+	// Prefix is put before the session ID to make the key. Zero: "sessionx:".
+	Prefix string
+	// TTL is how long Redis keeps a session after each Save. Zero: 24h.
+	// It must be at least a millisecond; a TTL that is not a whole number of
+	// seconds is written with PX instead of EX.
+	TTL time.Duration
+
+	// TLSConfig, when set, makes connections use TLS with it (a rediss:// URL
+	// sets it too). A zero MinVersion means TLS 1.2; an empty ServerName is
+	// taken from the address. Zero: plain TCP.
+	TLSConfig *tls.Config
+	// PoolSize bounds the open connections to each server, counting those
+	// being dialed. Zero: 10 per GOMAXPROCS.
+	PoolSize int
+	// MinIdle connections are kept open and ready. Zero: none.
+	MinIdle int
+	// MaxIdle bounds the idle connections kept for reuse. Zero: PoolSize.
+	MaxIdle int
+	// IdleTimeout closes a connection idle for that long. Zero: 30 minutes;
+	// negative: never.
+	IdleTimeout time.Duration
+	// MaxLifetime closes a connection that old when it is next idle.
+	// Zero: never.
+	MaxLifetime time.Duration
+	// DialTimeout bounds connecting, TLS and the handshake. Zero: 5s.
+	DialTimeout time.Duration
+	// ReadTimeout bounds waiting for each reply. Zero: 3s.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing each command. Zero: 3s.
+	WriteTimeout time.Duration
+	// PoolTimeout bounds waiting for a free connection when all PoolSize are
+	// busy. Zero: ReadTimeout + 1s.
+	PoolTimeout time.Duration
+	// Protocol is the RESP version: 2 or 3. Zero: try RESP3 (HELLO 3) and
+	// fall back to AUTH and RESP2 on servers without HELLO.
+	Protocol int
+	// ClientName is sent with HELLO ... SETNAME (RESP3 only). Zero: none.
+	ClientName string
+	// Logger receives what an operator must see: dial failures, reconnects,
+	// retries. Zero: silent.
+	Logger *slog.Logger
+}
+
+// String describes the options with the password redacted, so that logging
+// Options (%v, %+v) never shows a secret.
+func (o Options) String() string {
+	var b strings.Builder
+	b.WriteString("redisstore.Options{")
+	field := func(name string, v any) {
+		if b.Len() > len("redisstore.Options{") {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%s:%v", name, v)
+	}
+	field("Addr", o.Addr)
+	field("URL", redactURL(o.URL))
+	field("Username", o.Username)
+	field("Password", redacted(o.Password))
+	field("DB", o.DB)
+	field("Prefix", o.Prefix)
+	field("TTL", o.TTL)
+	field("TLS", o.TLSConfig != nil)
+	field("PoolSize", o.PoolSize)
+	field("MinIdle", o.MinIdle)
+	field("MaxIdle", o.MaxIdle)
+	field("IdleTimeout", o.IdleTimeout)
+	field("MaxLifetime", o.MaxLifetime)
+	field("DialTimeout", o.DialTimeout)
+	field("ReadTimeout", o.ReadTimeout)
+	field("WriteTimeout", o.WriteTimeout)
+	field("PoolTimeout", o.PoolTimeout)
+	field("Protocol", o.Protocol)
+	field("ClientName", o.ClientName)
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, so %#v redacts the password too.
+func (o Options) GoString() string { return o.String() }
+
+// redacted hides a secret but says whether one is set.
+func redacted(secret string) string {
+	if secret == "" {
+		return `""`
+	}
+	return "xxxxx"
+}
+
+// config is Options after defaults, URL parsing and validation.
+type config struct {
+	Options
+	network string // "tcp" or "unix"
+}
+
+// newConfig applies the URL and the defaults to o and validates the result.
+func newConfig(o Options) (*config, error) {
+	c := &config{Options: o, network: "tcp"}
+	if o.URL != "" {
+		if o.Addr != "" {
+			return nil, errors.New("redisstore: set Addr or URL, not both")
+		}
+		if err := c.applyURL(o.URL); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	return c, nil
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.DB < 0 || c.DB > math.MaxInt32:
+		return fmt.Errorf("redisstore: DB %d out of range", c.DB)
+	case c.TTL < 0:
+		return fmt.Errorf("redisstore: negative TTL %v", c.TTL)
+	case c.TTL > 0 && c.TTL < time.Millisecond:
+		return fmt.Errorf("redisstore: TTL %v under 1ms", c.TTL)
+	case c.PoolSize < 0, c.MinIdle < 0, c.MaxIdle < 0:
+		return fmt.Errorf("redisstore: negative pool size (PoolSize %d, MinIdle %d, MaxIdle %d)", c.PoolSize, c.MinIdle, c.MaxIdle)
+	case c.DialTimeout < 0, c.ReadTimeout < 0, c.WriteTimeout < 0, c.PoolTimeout < 0, c.MaxLifetime < 0:
+		return errors.New("redisstore: negative timeout")
+	case c.Protocol != 0 && c.Protocol != 2 && c.Protocol != 3:
+		return fmt.Errorf("redisstore: Protocol %d is not 2 or 3", c.Protocol)
+	case c.Username != "" && c.Password == "":
+		return errors.New("redisstore: Username set without Password")
+	}
+	return nil
+}
+
+func (c *config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = 10 * runtime.GOMAXPROCS(0)
+	}
+	if c.MaxIdle == 0 || c.MaxIdle > c.PoolSize {
+		c.MaxIdle = c.PoolSize
+	}
+	if c.MinIdle > c.MaxIdle {
+		c.MinIdle = c.MaxIdle
+	}
+	switch {
+	case c.IdleTimeout == 0:
+		c.IdleTimeout = DefaultIdleTimeout
+	case c.IdleTimeout < 0:
+		c.IdleTimeout = 0 // the pool's "never"
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.PoolTimeout == 0 {
+		c.PoolTimeout = c.ReadTimeout + time.Second
+	}
+	if c.TLSConfig != nil {
+		c.TLSConfig = c.TLSConfig.Clone()
+		if c.TLSConfig.MinVersion == 0 {
+			c.TLSConfig.MinVersion = tls.VersionTLS12
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/session"
+)
+
+func TestNewConfigAppliesUpstreamDefaults(t *testing.T) {
+	c, err := newConfig(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "localhost:6379" || c.Prefix != "sessionx:" || c.TTL != 24*time.Hour || c.DB != 0 {
+		t.Errorf("defaults = %q %q %v %d", c.Addr, c.Prefix, c.TTL, c.DB)
+	}
+	if c.DialTimeout != 5*time.Second || c.ReadTimeout != 3*time.Second || c.WriteTimeout != 3*time.Second {
+		t.Errorf("timeouts = %v %v %v", c.DialTimeout, c.ReadTimeout, c.WriteTimeout)
+	}
+	if c.PoolSize <= 0 || c.MaxIdle != c.PoolSize || c.PoolTimeout != 4*time.Second || c.network != "tcp" {
+		t.Errorf("pool = %d %d %v %s", c.PoolSize, c.MaxIdle, c.PoolTimeout, c.network)
+	}
+}
+
+func TestNewConfigRejectsNonsense(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"negative DB", Options{DB: -1}, "DB -1 out of range"},
+		{"huge DB", Options{DB: 1 << 40}, "out of range"},
+		{"negative TTL", Options{TTL: -time.Second}, "negative TTL"},
+		{"sub-millisecond TTL", Options{TTL: time.Microsecond}, "under 1ms"},
+		{"negative pool", Options{PoolSize: -1}, "negative pool size"},
+		{"negative idle", Options{MinIdle: -2}, "negative pool size"},
+		{"negative timeout", Options{ReadTimeout: -time.Second}, "negative timeout"},
+		{"protocol 4", Options{Protocol: 4}, "Protocol 4"},
+		{"user without password", Options{Username: "alice"}, "Username set without Password"},
+		{"Addr and URL", Options{Addr: "h:1", URL: "redis://h:2"}, "not both"},
+		{"unknown scheme", Options{URL: "http://h:1"}, `unknown scheme "http"`},
+		{"bad db in URL", Options{URL: "redis://h:1/x"}, `database "x"`},
+		{"unknown option", Options{URL: "redis://h:1?pool_sise=3"}, `unknown option "pool_sise"`},
+		{"bad option value", Options{URL: "redis://h:1?dial_timeout=soon"}, "dial_timeout"},
+		{"unix without path", Options{URL: "unix://"}, "no socket path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newConfig(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+			if !strings.HasPrefix(err.Error(), "redisstore: ") {
+				t.Errorf("err = %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+func TestURLForms(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want config
+		tls  bool
+	}{
+		{"redis://localhost:6380", config{Options: Options{Addr: "localhost:6380"}, network: "tcp"}, false},
+		{"redis://:pw@h/3", config{Options: Options{Addr: "h:6379", Password: "pw", DB: 3}, network: "tcp"}, false},
+		{"redis://pw@h:1", config{Options: Options{Addr: "h:1", Password: "pw"}, network: "tcp"}, false},
+		{"redis://alice:pw@h:1/0", config{Options: Options{Addr: "h:1", Username: "alice", Password: "pw"}, network: "tcp"}, false},
+		{"rediss://h:6390/2", config{Options: Options{Addr: "h:6390", DB: 2}, network: "tcp"}, true},
+		{"unix:///run/redis.sock?db=5", config{Options: Options{Addr: "/run/redis.sock", DB: 5}, network: "unix"}, false},
+		{"unix://u:pw@/s.sock", config{Options: Options{Addr: "/s.sock", Username: "u", Password: "pw"}, network: "unix"}, false},
+		{"redis://h?dial_timeout=250ms&read_timeout=2&write_timeout=1s&pool_size=7&min_idle=1&max_idle=3&protocol=2&client_name=web&pool_timeout=9s&idle_timeout=1m&max_lifetime=1h",
+			config{Options: Options{Addr: "h:6379", DialTimeout: 250 * time.Millisecond, ReadTimeout: 2 * time.Second, WriteTimeout: time.Second,
+				PoolSize: 7, MinIdle: 1, MaxIdle: 3, Protocol: 2, ClientName: "web", PoolTimeout: 9 * time.Second, IdleTimeout: time.Minute, MaxLifetime: time.Hour}, network: "tcp"}, false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			c := &config{network: "tcp"}
+			if err := c.applyURL(tc.url); err != nil {
+				t.Fatal(err)
+			}
+			if (c.TLSConfig != nil) != tc.tls {
+				t.Errorf("TLS = %v, want %v", c.TLSConfig != nil, tc.tls)
+			}
+			c.TLSConfig = nil
+			if fmt.Sprint(*c) != fmt.Sprint(tc.want) || c.Password != tc.want.Password {
+				t.Errorf("got  %v\nwant %v", *c, tc.want)
+			}
+		})
+	}
+}
+
+func TestTLSConfigIsClonedWithSafeMinimum(t *testing.T) {
+	user := &tls.Config{ServerName: "x"}
+	c, err := newConfig(Options{TLSConfig: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TLSConfig == user || c.TLSConfig.MinVersion != tls.VersionTLS12 || user.MinVersion != 0 {
+		t.Errorf("TLS config not cloned or MinVersion %x", c.TLSConfig.MinVersion)
+	}
+	if c.TLSConfig.InsecureSkipVerify {
+		t.Error("InsecureSkipVerify set without the user asking")
+	}
+	c, _ = newConfig(Options{URL: "rediss://host:1"})
+	if c.TLSConfig.ServerName != "host" || c.TLSConfig.MinVersion != tls.VersionTLS12 || c.TLSConfig.InsecureSkipVerify {
+		t.Errorf("rediss config = %+v", c.TLSConfig)
+	}
+}
+
+// marker is a password no output may contain.
+const marker = "S3cr3t-MARKER-7f3a"
+
+func TestPasswordNeverPrinted(t *testing.T) {
+	opts := Options{Addr: "h:1", Username: "u", Password: marker}
+	urlOpts := Options{URL: "redis://u:" + marker + "@h:1/0"}
+	outputs := []string{
+		fmt.Sprintf("%v", opts), fmt.Sprintf("%+v", opts), fmt.Sprintf("%#v", opts), fmt.Sprint(&opts),
+		fmt.Sprintf("%v", urlOpts), fmt.Sprintf("%+v", urlOpts), fmt.Sprintf("%#v", urlOpts),
+	}
+	for _, bad := range []string{
+		"redis://u:" + marker + "@h:99999999/0",
+		"redis://u:" + marker + "@h:1/x",
+		"redis://u:" + marker + "@h:1?bogus=1",
+		"http://u:" + marker + "@h:1",
+		"redis://u:" + marker + "@[::1:1",
+		"redis://u:" + marker + "%zz@h:1",
+		"redis://u:" + marker + "@h:1:2:3",
+		"redis://u:" + marker + "@h:0",
+		"redis://u:" + marker + "/x@h:1",
+		"redis://" + marker + "\x7f@h",
+	} {
+		_, err := newConfig(Options{URL: bad})
+		if err == nil {
+			t.Errorf("URL %q accepted", bad)
+			continue
+		}
+		outputs = append(outputs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+	}
+	for _, out := range outputs {
+		if strings.Contains(out, marker) || strings.Contains(out, "MARKER") {
+			t.Errorf("password printed: %s", out)
+		}
+	}
+}
+
+func TestErrSessionNotFoundMatchesSessionErrNotFound(t *testing.T) {
+	err := fmt.Errorf("wrapped: %w", ErrSessionNotFound)
+	if !errors.Is(err, ErrSessionNotFound) {
+		t.Error("not ErrSessionNotFound")
+	}
+	if !errors.Is(err, session.ErrNotFound) {
+		t.Error("not session.ErrNotFound")
+	}
+}

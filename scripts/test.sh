@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: vet, every test of every module with the race
+# detector (real redis-server processes included), then a short fuzz run of
+# every fuzz target. FUZZTIME sets the fuzz time per target (default 10s;
+# "0" skips fuzzing). Fails when any test was skipped, unless
+# REDISSTORE_SKIP_REAL=1 (then tests that need redis-server skip and say so).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${FUZZTIME:-10s}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+modules=(.)
+for m in gin bench; do [ -f "$m/go.mod" ] && modules+=("$m"); done
+
+for m in "${modules[@]}"; do
+	echo "== go vet ($m)"
+	(cd "$m" && go vet ./...)
+done
+
+status=0
+for m in "${modules[@]}"; do
+	echo "== go test -race ($m)"
+	(cd "$m" && go test -race -count=1 -timeout 12m -v ./... 2>&1) | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' || true
+	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
+
+if [ "$fuzztime" != "0" ]; then
+	for pkg in $(go list ./...); do
+		dir=$(go list -f '{{.Dir}}' "$pkg")
+		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+			echo "== fuzz $pkg $target ($fuzztime)"
+			go test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" || status=1
+		done
+	done
+fi
+
+skipped=$(grep -cE -- '--- SKIP' "$log" || true)
+passed=$(grep -cE -- '--- PASS' "$log" || true)
+failed=$(grep -cE -- '--- FAIL' "$log" || true)
+if [ "$skipped" -gt 0 ] && [ "${REDISSTORE_SKIP_REAL:-}" != "1" ]; then
+	echo "skipped tests (not allowed without REDISSTORE_SKIP_REAL=1):"
+	grep -E -- '--- SKIP' "$log"
+	status=1
+fi
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+exit $status

@@ -1,0 +1,163 @@
+package redisstore
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// applyURL sets the connection fields of c from a redis://, rediss:// or
+// unix:// URL. Its errors never contain the URL's password.
+func (c *config) applyURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse quotes parts of its input, perhaps the password: its
+		// message is left out.
+		return fmt.Errorf("redisstore: invalid URL %s: want redis://[user[:password]@]host[:port][/db]", redactURL(raw))
+	}
+	if u.User != nil {
+		if name := u.User.Username(); name != "" {
+			c.Username = name
+		}
+		if pass, ok := u.User.Password(); ok {
+			c.Password = pass
+		} else if c.Username != "" && c.Password == "" {
+			// redis://secret@host: go-redis reads a lone user part as the password.
+			c.Password, c.Username = c.Username, ""
+		}
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		host, port := u.Hostname(), u.Port()
+		if strings.Contains(host, ":") && !strings.HasPrefix(u.Host, "[") {
+			return fmt.Errorf("redisstore: invalid URL %s: bad host:port", redactURL(raw))
+		}
+		if host == "" {
+			host = "localhost"
+		}
+		if port == "" {
+			port = "6379"
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("redisstore: invalid URL %s: bad port", redactURL(raw))
+		}
+		c.Addr = net.JoinHostPort(host, port)
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			db, err := strconv.Atoi(p)
+			if err != nil {
+				return fmt.Errorf("redisstore: invalid URL %s: database %q is not a number", redactURL(raw), p)
+			}
+			c.DB = db
+		}
+		if u.Scheme == "rediss" && c.TLSConfig == nil {
+			c.TLSConfig = &tls.Config{ServerName: host}
+		}
+	case "unix":
+		if u.Path == "" {
+			return fmt.Errorf("redisstore: invalid URL %s: no socket path", redactURL(raw))
+		}
+		c.network, c.Addr = "unix", u.Path
+	default:
+		return fmt.Errorf("redisstore: invalid URL %s: unknown scheme %q (want redis, rediss or unix)", redactURL(raw), u.Scheme)
+	}
+	return c.applyQuery(u.Query(), raw)
+}
+
+// applyQuery sets the options named in a URL's query.
+func (c *config) applyQuery(q url.Values, raw string) error {
+	for name, vals := range q {
+		v := vals[len(vals)-1]
+		var err error
+		switch name {
+		case "db":
+			c.DB, err = strconv.Atoi(v)
+		case "dial_timeout":
+			c.DialTimeout, err = parseDuration(v)
+		case "read_timeout":
+			c.ReadTimeout, err = parseDuration(v)
+		case "write_timeout":
+			c.WriteTimeout, err = parseDuration(v)
+		case "pool_timeout":
+			c.PoolTimeout, err = parseDuration(v)
+		case "idle_timeout":
+			c.IdleTimeout, err = parseDuration(v)
+		case "max_lifetime":
+			c.MaxLifetime, err = parseDuration(v)
+		case "pool_size":
+			c.PoolSize, err = strconv.Atoi(v)
+		case "min_idle":
+			c.MinIdle, err = strconv.Atoi(v)
+		case "max_idle":
+			c.MaxIdle, err = strconv.Atoi(v)
+		case "protocol":
+			c.Protocol, err = strconv.Atoi(v)
+		case "client_name":
+			c.ClientName = v
+		default:
+			return fmt.Errorf("redisstore: invalid URL %s: unknown option %q", redactURL(raw), name)
+		}
+		if err != nil {
+			return fmt.Errorf("redisstore: invalid URL %s: option %s: bad value %q", redactURL(raw), name, v)
+		}
+	}
+	return nil
+}
+
+// parseDuration reads a Go duration ("3s", "250ms") or a number of seconds.
+func parseDuration(s string) (time.Duration, error) {
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("not a duration")
+	}
+	return d, nil
+}
+
+// redactURL returns raw with any user information replaced, for messages.
+func redactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			u.User = url.User("xxxxx")
+		}
+		return u.String()
+	}
+	return scrubUserinfo(raw)
+}
+
+// userinfoOf is the text between "scheme://" and the last "@" of the
+// authority, found without trusting url.Parse.
+func userinfoOf(raw string) string {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		// A password may hold '/' or '?'; only cut there when no '@' follows.
+		if j := strings.LastIndex(rest, "@"); j < i {
+			rest = rest[:i]
+		}
+	}
+	j := strings.LastIndex(rest, "@")
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
+}
+
+// scrubUserinfo replaces the user information of an unparsable URL.
+func scrubUserinfo(raw string) string {
+	userinfo := userinfoOf(raw)
+	if userinfo == "" {
+		return raw
+	}
+	return strings.Replace(raw, userinfo+"@", "xxxxx@", 1)
+}
