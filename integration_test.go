@@ -3,8 +3,8 @@ package redisstore
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
