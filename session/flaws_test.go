@@ -78,7 +78,7 @@ func TestFlaw2StoreErrorIsNotAFreshSession(t *testing.T) {
 		c := sessionCookie(serve(appMux(m), "/set?k=a&v=1"))
 		store.loadErr = outage
 		rec := serve(h, "/", c)
-		if rec.Code != http.StatusServiceUnavailable || called {
+		if rec.Code != http.StatusServiceUnavailable || called || rec.Body.String() != "Service Unavailable\n" {
 			t.Errorf("code %d, handler called %v; want 503 and not called", rec.Code, called)
 		}
 		if len(rec.Result().Cookies()) != 0 {

@@ -2,8 +2,12 @@ package session
 
 import (
 	"fmt"
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -119,3 +123,13 @@ func httpRequestWithCookie(name, value string) *http.Request {
 }
 
 func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+type netConn = net.Conn
+
+var timeZero time.Time
+
+// TestMain silences the default error handler's log lines.
+func TestMain(m *testing.M) {
+	log.SetOutput(io.Discard)
+	os.Exit(m.Run())
+}
