@@ -32,12 +32,18 @@ type command struct {
 	value  []byte        // cmdSet: the JSON
 	ttl    time.Duration // cmdSet
 
+	// asking sends ASKING first, for a Cluster ASK redirection.
+	asking bool
+
 	buf  []byte // cmdGet: the value, appended to buf[:0]
 	null bool   // cmdGet: no such key
 }
 
 // appendTo writes the command in RESP to dst.
 func (cmd *command) appendTo(dst []byte) []byte {
+	if cmd.asking {
+		dst = resp.AppendCommand(dst, "ASKING")
+	}
 	switch cmd.kind {
 	case cmdGet, cmdDel:
 		dst = resp.AppendArray(dst, 2)
@@ -63,6 +69,16 @@ func (cmd *command) appendTo(dst []byte) []byte {
 
 // readReply reads the command's reply from rd.
 func (cmd *command) readReply(rd *resp.Reader) error {
+	if cmd.asking {
+		if err := rd.ReadOK(); err != nil {
+			// Read the command's reply too, so the stream stays in sync.
+			cmd.asking = false
+			if rerr := cmd.readReply(rd); !resp.Usable(rerr) {
+				return rerr
+			}
+			return err
+		}
+	}
 	switch cmd.kind {
 	case cmdGet:
 		b, null, err := rd.ReadBulk(cmd.buf[:0])

@@ -158,6 +158,29 @@ func (c *conn) hello(cfg *config) error {
 	return err
 }
 
+// call sends one command of any arguments and reads its reply in full, for
+// the few administrative commands (CLUSTER SLOTS, SENTINEL, ROLE, ...)
+// outside the hot path. A server error reply is returned as the error.
+func (c *conn) call(ctx context.Context, args ...string) (resp.Value, error) {
+	c.setDeadlines(ctx)
+	c.wbuf = resp.AppendCommand(c.wbuf[:0], args...)
+	err := c.write()
+	var v resp.Value
+	if err == nil {
+		v, err = c.rd.ReadValue()
+	}
+	c.used = true
+	if !resp.Usable(err) {
+		c.broken = true
+	}
+	if err != nil {
+		if cerr := contextError(ctx, err); cerr != nil {
+			err = fmt.Errorf("%w: %w", cerr, err)
+		}
+	}
+	return v, err
+}
+
 // noHello reports whether err says the server has no HELLO or no RESP3.
 func noHello(err error) bool {
 	var e resp.Error

@@ -65,7 +65,7 @@ func New[S any](opts Options, id func(*S) string) (*Store[S], error) {
 	}
 	s := &Store[S]{cfg: cfg, id: id, log: log}
 	s.ttl.Store(int64(cfg.TTL))
-	s.node, err = newNode(cfg, cfg.network, cfg.Addr, log)
+	s.node, err = newNode(cfg, cfg.network, cfg.Addr, log, &s.stats)
 	if err != nil {
 		return nil, err
 	}
@@ -185,44 +185,17 @@ func (s *Store[S]) Close() error {
 	return s.node.close()
 }
 
-// do runs cmd on a pooled connection. A pooled connection that turns out
-// dead before any reply byte arrived (the server closed it while idle) is
-// replaced and the command sent once more: GET, SET and DEL are idempotent.
-// A server error reply is never retried.
+// do runs cmd on the server that holds its key.
 func (s *Store[S]) do(ctx context.Context, cmd *command) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	s.stats.commands.Add(1)
 	n := s.node
-	for attempt := 0; ; attempt++ {
-		r, err := n.pool.Get(ctx)
-		if err != nil {
-			return s.fail(cmd, n, s.poolError(err))
-		}
-		c := r.Value()
-		reused := c.used
-		err = c.do(ctx, cmd)
-		n.pool.Put(r, !c.broken)
-		if err == nil {
-			return nil
-		}
-		if attempt == 0 && reused && staleConnError(err) && ctx.Err() == nil && !s.closed.Load() {
-			s.stats.retries.Add(1)
-			s.log.Info("redisstore: retrying on a new connection", "addr", n.addr, "command", cmd.kind.String(), "err", err)
-			n.pool.CloseIdle() // its idle siblings are most likely dead too
-			continue
-		}
+	if err := n.do(ctx, cmd); err != nil {
 		return s.fail(cmd, n, err)
 	}
-}
-
-// poolError turns a pool error into the store's.
-func (s *Store[S]) poolError(err error) error {
-	if errors.Is(err, pool.ErrClosed) {
-		return ErrClosed
-	}
-	return err
+	return nil
 }
 
 // fail counts err and wraps it with the command and the server's address.
