@@ -29,8 +29,9 @@ type Pool[T any] struct {
 	numClosing int            // resources being closed; their slots are freed after
 	waiters    waitQueue[T]   // non-empty only while idle is empty and numOpen == MaxOpen
 	closed     bool
-	stats      Stats  // counters only; gauges are filled in by Stats
-	gaveBack   uint64 // grants given back by waiters that gave up; for tests
+	stats      Stats        // counters only; gauges are filled in by Stats
+	gaveBack   uint64       // grants given back by waiters that gave up; for tests
+	spare      []*waiter[T] // finished waiters kept for reuse, so waiting allocates nothing
 }
 
 // New validates cfg and returns a pool. It dials nothing itself; when
@@ -130,22 +131,25 @@ func (p *Pool[T]) Get(ctx context.Context) (*Resource[T], error) {
 // wait queues the caller until it is handed a resource, a slot or an error,
 // or gives up. p.mu must be held; wait releases it.
 func (p *Pool[T]) wait(ctx context.Context) (*Resource[T], error) {
-	w := &waiter[T]{ch: make(chan grant[T], 1)}
+	w := p.newWaiterLocked()
 	p.waiters.push(w)
 	p.stats.Waits++
 	p.mu.Unlock()
 
 	start := nowFunc()
 	var timeout <-chan time.Time
-	if p.cfg.WaitTimeout > 0 {
-		t := time.NewTimer(p.cfg.WaitTimeout)
-		defer t.Stop()
-		timeout = t.C
+	if w.timer != nil {
+		w.timer.Reset(p.cfg.WaitTimeout)
+		timeout = w.timer.C
 	}
 	select {
 	case g := <-w.ch:
+		if w.timer != nil {
+			w.timer.Stop()
+		}
 		p.mu.Lock()
 		p.stats.WaitDuration += nowFunc().Sub(start)
+		p.freeWaiterLocked(w)
 		p.mu.Unlock()
 		switch {
 		case g.err != nil:
@@ -165,11 +169,39 @@ func (p *Pool[T]) wait(ctx context.Context) (*Resource[T], error) {
 	}
 }
 
+// newWaiterLocked returns a spare waiter or a new one, with a stopped timer
+// if the pool has a WaitTimeout.
+func (p *Pool[T]) newWaiterLocked() *waiter[T] {
+	if n := len(p.spare); n > 0 {
+		w := p.spare[n-1]
+		p.spare[n-1] = nil
+		p.spare = p.spare[:n-1]
+		return w
+	}
+	w := &waiter[T]{ch: make(chan grant[T], 1)}
+	if p.cfg.WaitTimeout > 0 {
+		w.timer = time.NewTimer(p.cfg.WaitTimeout)
+		w.timer.Stop()
+	}
+	return w
+}
+
+// freeWaiterLocked keeps w, which is out of the queue with its channel
+// drained and its timer stopped, for reuse.
+func (p *Pool[T]) freeWaiterLocked(w *waiter[T]) {
+	if len(p.spare) < max(p.cfg.MaxOpen, 64) {
+		p.spare = append(p.spare, w)
+	}
+}
+
 // giveUp takes a waiter that stopped waiting out of the queue, counting the
 // reason in *counter. If the waiter was handed something in the meantime it
 // gives it back, so neither a resource nor a slot leaks. It returns how long
 // the waiter waited.
 func (p *Pool[T]) giveUp(w *waiter[T], start time.Time, counter *uint64) time.Duration {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	var toClose *Resource[T]
 	p.mu.Lock()
 	waited := nowFunc().Sub(start)
@@ -189,6 +221,7 @@ func (p *Pool[T]) giveUp(w *waiter[T], start time.Time, counter *uint64) time.Du
 			p.releaseSlotLocked()
 		}
 	}
+	p.freeWaiterLocked(w)
 	p.mu.Unlock()
 	if toClose != nil {
 		p.discard(toClose)

@@ -1,5 +1,7 @@
 package pool
 
+import "time"
+
 // grant is what a waiter is handed: a resource, a free slot to dial into
 // (r == nil, err == nil), or an error (ErrClosed).
 type grant[T any] struct {
@@ -12,6 +14,10 @@ type waiter[T any] struct {
 	// ch has one slot and receives at most one grant, sent under pool.mu
 	// while the waiter is removed from the queue, so the send never blocks.
 	ch chan grant[T]
+
+	// timer is the WaitTimeout timer (nil without one), owned by the
+	// waiting Get and stopped before the waiter is reused.
+	timer *time.Timer
 
 	// The fields below are protected by pool.mu.
 	prev, next *waiter[T]
