@@ -204,6 +204,8 @@ func (s *Server) config() string {
 	line("save", `""`)
 	if s.kind != kindSentinel {
 		line("enable-debug-command", "yes")
+		// Full syncs start at once instead of waiting 5 s for more replicas.
+		line("repl-diskless-sync-delay", "0")
 		if s.cfg.AppendOnly {
 			line("appendonly", "yes")
 			line("appendfsync", "everysec")
