@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -103,40 +102,6 @@ func appendKey(dst []byte, prefix, id string) []byte {
 	dst = append(dst, prefix...)
 	dst = append(dst, id...)
 	return append(dst, "\r\n"...)
-}
-
-// do sends cmd and reads its reply within the context and the configured
-// timeouts. A cancelled context aborts the blocked I/O at once (through a
-// deadline in the past, not a goroutine per call). Any error after which the
-// stream may be out of sync marks the connection broken.
-func (c *conn) do(ctx context.Context, cmd *command) error {
-	c.setDeadlines(ctx)
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
-	}
-	c.wbuf = cmd.appendTo(c.wbuf[:0])
-	err := c.write()
-	if err == nil {
-		err = cmd.readReply(c.rd)
-	}
-	c.used = true
-	if stop != nil && !stop() {
-		// The context ended during the call; the deadline poke may race
-		// with the next command, so this connection is done.
-		c.broken = true
-		if err != nil {
-			err = fmt.Errorf("%w: %w", ctx.Err(), err)
-		}
-	} else if err != nil {
-		if cerr := contextError(ctx, err); cerr != nil {
-			err = fmt.Errorf("%w: %w", cerr, err)
-		}
-	}
-	if !resp.Usable(err) {
-		c.broken = true
-	}
-	return err
 }
 
 // contextError returns the context's error when err is the context's doing:

@@ -4,16 +4,39 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sessionx-redis/redisstore/pool"
 )
 
-// node is one Redis server and its pool of connections.
+// node is one Redis server: a pool of connections and the pipes that share
+// them among callers.
 type node struct {
 	addr  string
+	cfg   *config
 	pool  *pool.Pool[*conn]
 	log   *slog.Logger
 	stats *counters // the store's
+
+	slots []pipeSlot    // fixed at New
+	next  atomic.Uint32 // round robin over slots
+}
+
+// pipeSlot holds one pipe of a node and redials it when it fails.
+type pipeSlot struct {
+	cur atomic.Pointer[pipe] // nil until first used
+
+	mu      sync.Mutex    // protects following fields
+	dialing chan struct{} // non-nil while a dial is under way; closed after
+	err     error         // the last dial's error
+}
+
+// pipesPerNode is how many connections a node's callers share: one per CPU,
+// so that one reader goroutine per CPU decodes replies, within PoolSize.
+func pipesPerNode(cfg *config) int {
+	return max(1, min(cfg.PoolSize, runtime.GOMAXPROCS(0)))
 }
 
 // newNode makes the pool of connections to addr; it dials nothing yet
@@ -29,7 +52,8 @@ func newNode(cfg *config, network, addr string, log *slog.Logger, stats *counter
 		},
 		Close: (*conn).close,
 		Check: func(ctx context.Context, c *conn) error {
-			return c.do(ctx, &command{kind: cmdPing})
+			_, err := c.call(ctx, "PING")
+			return err
 		},
 		MaxOpen:     cfg.PoolSize,
 		MaxIdle:     cfg.MaxIdle,
@@ -41,37 +65,128 @@ func newNode(cfg *config, network, addr string, log *slog.Logger, stats *counter
 	if err != nil {
 		return nil, err
 	}
-	return &node{addr: addr, pool: p, log: log, stats: stats}, nil
+	n := &node{addr: addr, cfg: cfg, pool: p, log: log, stats: stats}
+	n.slots = make([]pipeSlot, pipesPerNode(cfg))
+	return n, nil
 }
 
-func (n *node) close() error { return n.pool.Close() }
+// close ends every pipe (after the calls in flight) and the pool.
+func (n *node) close() error {
+	for i := range n.slots {
+		s := &n.slots[i]
+		s.mu.Lock()
+		dialing := s.dialing
+		s.mu.Unlock()
+		if dialing != nil {
+			<-dialing
+		}
+		if p := s.cur.Load(); p != nil {
+			p.close()
+		}
+	}
+	return n.pool.Close()
+}
 
-// do runs cmd on a pooled connection. A pooled connection that turns out
-// dead before any reply byte arrived (the server closed it while idle) is
-// replaced and the command sent once more: GET, SET, DEL and PING are
-// idempotent. A server error reply is never retried here. Errors are
-// returned unwrapped (pool errors mapped to the store's).
+// do runs cmd on one of the node's pipes. When the pipe turns out dead
+// before any reply byte arrived for a connection that served before (the
+// server closed it while idle), the command is sent once more on a new
+// connection: GET, SET, DEL and PING are idempotent. A server error reply is
+// never retried here. Errors are returned unwrapped.
 func (n *node) do(ctx context.Context, cmd *command) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
-		r, err := n.pool.Get(ctx)
+		p, err := n.pipe(ctx)
 		if err != nil {
-			if errors.Is(err, pool.ErrClosed) {
-				return ErrClosed
-			}
 			return err
 		}
-		c := r.Value()
-		reused := c.used
-		err = c.do(ctx, cmd)
-		n.pool.Put(r, !c.broken)
+		reused := p.served.Load() > 0
+		err = p.roundTrip(ctx, cmd)
 		if err == nil {
 			return nil
 		}
 		if attempt > 0 || !reused || !staleConnError(err) || ctx.Err() != nil {
+			if err == errPipeClosing {
+				err = ErrClosed
+			}
 			return err
 		}
 		n.stats.retries.Add(1)
 		n.log.Info("redisstore: retrying on a new connection", "addr", n.addr, "command", cmd.kind.String(), "err", err)
-		n.pool.CloseIdle() // its idle siblings are most likely dead too
 	}
 }
+
+// roundTrip sends cmd on p and waits for its reply or the end of ctx.
+func (p *pipe) roundTrip(ctx context.Context, cmd *command) error {
+	cl, err := p.send(cmd)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-cl.done:
+	case <-ctx.Done():
+		if cl.state.CompareAndSwap(callPending, callAbandoned) {
+			return ctx.Err() // the pipe reads and drops the reply
+		}
+		<-cl.done
+	}
+	err = cl.err
+	if cmd.kind == cmdGet {
+		cmd.buf = append(cmd.buf[:0], cl.cmd.buf...)
+		cmd.null = cl.cmd.null
+	}
+	cl.recycle()
+	return err
+}
+
+// pipe returns a live pipe, dialing one when the chosen slot has none.
+// Concurrent callers of a slot share one dial.
+func (n *node) pipe(ctx context.Context) (*pipe, error) {
+	s := &n.slots[int(n.next.Add(1))%len(n.slots)]
+	if p := s.cur.Load(); p != nil && !p.dead.Load() {
+		return p, nil
+	}
+	for {
+		s.mu.Lock()
+		if p := s.cur.Load(); p != nil && !p.dead.Load() {
+			s.mu.Unlock()
+			return p, nil
+		}
+		if wait := s.dialing; wait != nil {
+			s.mu.Unlock()
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			s.mu.Lock()
+			err := s.err
+			s.mu.Unlock()
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				return nil, err // the dial we waited for failed: so would ours
+			}
+			continue
+		}
+		wait := make(chan struct{})
+		s.dialing = wait
+		s.mu.Unlock()
+
+		var p *pipe
+		res, err := n.pool.Get(ctx)
+		if err == nil {
+			p = newPipe(n, res, n.cfg)
+		} else if errors.Is(err, pool.ErrClosed) {
+			err = ErrClosed
+		}
+		s.mu.Lock()
+		if p != nil {
+			s.cur.Store(p)
+		}
+		s.dialing, s.err = nil, err
+		s.mu.Unlock()
+		close(wait)
+		return p, err
+	}
+}
+

@@ -30,7 +30,7 @@ if [ "$fuzztime" != "0" ]; then
 		dir=$(go list -f '{{.Dir}}' "$pkg")
 		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
 			echo "== fuzz $pkg $target ($fuzztime)"
-			go test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" || status=1
+			go test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s || status=1
 		done
 	done
 fi
