@@ -493,6 +493,13 @@ func TestGetAndPutAllocateNothing(t *testing.T) {
 	f := &fakeDialer{}
 	p := newTestPool(t, f, Config[*fakeConn]{MaxOpen: 4, MinIdle: 1, IdleTimeout: time.Hour, MaxLifetime: time.Hour})
 	p.Put(mustGet(t, p), true)
+	// Let the filler top up (it allocates) before measuring: once two are
+	// idle, taking one leaves MinIdle and wakes nobody.
+	eventually(t, 5*time.Second, "pool did not settle", func() bool {
+		p.Put(mustGet(t, p), true)
+		s := p.Stats()
+		return s.Idle == 2 && s.Dialing == 0
+	})
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(1000, func() {
 		r, err := p.Get(ctx)
