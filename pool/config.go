@@ -33,7 +33,8 @@ type Config[T any] struct {
 	CheckAfter time.Duration
 
 	// MaxOpen bounds the resources open at once, counting dials in
-	// progress. It is required and must be positive.
+	// progress and resources being closed. It is required and must be
+	// positive.
 	MaxOpen int
 
 	// MaxIdle bounds the idle resources kept; a resource returned beyond it

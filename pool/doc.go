@@ -3,7 +3,8 @@
 // of what the resource speaks.
 //
 // A Pool never has more than Config.MaxOpen resources open at once, counting
-// dials in progress. Get returns the most recently returned idle resource,
+// dials in progress and closes in progress (a slot is freed only once its
+// resource is closed). Get returns the most recently returned idle resource,
 // dials a new one while under the bound, or else waits in first-in,
 // first-out order until a resource or a free slot is handed to it, its
 // context ends, or Config.WaitTimeout passes (ErrTimeout). Put returns a
