@@ -123,13 +123,17 @@ func (p *pipe) roundTrip(ctx context.Context, cmd *command) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case <-cl.done:
-	case <-ctx.Done():
-		if cl.state.CompareAndSwap(callPending, callAbandoned) {
-			return ctx.Err() // the pipe reads and drops the reply
-		}
+	if done := ctx.Done(); done == nil {
 		<-cl.done
+	} else {
+		select {
+		case <-cl.done:
+		case <-done:
+			if cl.state.CompareAndSwap(callPending, callAbandoned) {
+				return ctx.Err() // the pipe reads and drops the reply
+			}
+			<-cl.done
+		}
 	}
 	err = cl.err
 	if cmd.kind == cmdGet {

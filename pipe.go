@@ -42,7 +42,8 @@ type pipe struct {
 	queue   []*call    // calls whose replies are awaited, oldest at queue[head]
 	head    int
 	writing bool      // a caller is writing; others only append to wbuf
-	due     time.Time // when the oldest reply in flight times out
+	armed   time.Time // the connection's read deadline
+	sent    time.Time // when the last call was sent, for IdleTimeout
 	err     error     // why the pipe takes no more calls; nil while it does
 	closing bool      // Close: end once the calls in flight are answered
 }
@@ -52,6 +53,7 @@ type pipe struct {
 type call struct {
 	cmd   command       // what was sent; cmd.buf receives a GET's value
 	err   error         // the outcome
+	due   time.Time     // when the reply is overdue: sent + ReadTimeout
 	done  chan struct{} // receives once the outcome is set, for a waiting caller
 	state atomic.Int32  // callPending, callDone or callAbandoned
 }
@@ -105,7 +107,8 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *config) *pipe {
 		spare:        make([]byte, 0, 4096),
 		queue:        make([]*call, 0, 64),
 	}
-	p.c.nc.SetReadDeadline(p.idleDeadline(time.Now()))
+	p.sent = time.Now()
+	p.armLocked(p.sent.Add(p.readTimeout))
 	go p.readLoop()
 	return p
 }
@@ -127,10 +130,10 @@ func (p *pipe) send(cmd *command) (*call, error) {
 		return nil, err
 	}
 	p.wbuf = cmd.appendTo(p.wbuf)
-	if p.head == len(p.queue) {
-		// The first call in flight: its reply is due within ReadTimeout.
-		p.due = time.Now().Add(p.readTimeout)
-		p.c.nc.SetReadDeadline(p.due)
+	p.sent = time.Now()
+	cl.due = p.sent.Add(p.readTimeout)
+	if cl.due.Before(p.armed) {
+		p.armLocked(cl.due)
 	}
 	p.queue = append(p.queue, cl)
 	if p.writing {
@@ -178,6 +181,11 @@ func (p *pipe) failLocked(err error) {
 
 // readLoop reads replies in order and finishes their calls until the pipe
 // fails, closes, or retires.
+//
+// The read deadline is kept lazily, so that a busy pipe sets none per
+// command: it may strike early, and then the loop re-arms it for the oldest
+// call's due time (or, idle, for the end of IdleTimeout); send pulls it in
+// only when it lies beyond the new call's due time.
 func (p *pipe) readLoop() {
 	defer close(p.done)
 	defer p.node.pool.Put(p.res, false)
@@ -186,17 +194,27 @@ func (p *pipe) readLoop() {
 		// a connection the server closed is noticed before anyone uses it.
 		_, err := p.c.br.Peek(1)
 		p.mu.Lock()
-		if err != nil && p.head < len(p.queue) && isTimeout(err) && time.Now().Before(p.due) {
-			// The idle deadline struck just as a call arrived and set a
-			// later one: wait for its reply.
-			p.mu.Unlock()
-			continue
+		if err != nil && isTimeout(err) && p.err == nil {
+			now := time.Now()
+			if p.head < len(p.queue) {
+				if due := p.queue[p.head].due; now.Before(due) {
+					p.armLocked(due) // struck early
+					p.mu.Unlock()
+					continue
+				}
+			} else {
+				if p.idleTimeout > 0 && now.Sub(p.sent) >= p.idleTimeout {
+					p.endLocked(errPipeRetired)
+					return
+				}
+				p.armLocked(p.nextIdleCheck(now))
+				p.mu.Unlock()
+				continue
+			}
 		}
 		if err != nil || p.head == len(p.queue) {
 			if err == nil {
 				err = &resp.ProtocolError{Reason: "reply with no command in flight"}
-			} else if p.head == len(p.queue) && isTimeout(err) && p.err == nil {
-				err = errPipeRetired // idle for IdleTimeout
 			}
 			p.endLocked(err)
 			return
@@ -216,32 +234,42 @@ func (p *pipe) readLoop() {
 			return
 		}
 		p.served.Add(1)
-		now := time.Now()
 		if p.head == len(p.queue) {
 			p.queue, p.head = p.queue[:0], 0
+			var end error
 			switch {
 			case p.closing:
-				p.endLocked(ErrClosed)
-				cl.finish(err)
-				return
-			case p.maxLifetime > 0 && now.Sub(p.res.CreatedAt()) >= p.maxLifetime:
-				p.endLocked(errPipeRetired)
+				end = ErrClosed
+			case p.maxLifetime > 0 && time.Since(p.res.CreatedAt()) >= p.maxLifetime:
+				end = errPipeRetired
+			}
+			if end != nil {
+				p.endLocked(end)
 				cl.finish(err)
 				return
 			}
-			p.c.nc.SetReadDeadline(p.idleDeadline(now))
-		} else {
-			if p.head >= 64 && 2*p.head >= len(p.queue) {
-				n := copy(p.queue, p.queue[p.head:])
-				clear(p.queue[n:])
-				p.queue, p.head = p.queue[:n], 0
-			}
-			p.due = now.Add(p.readTimeout)
-			p.c.nc.SetReadDeadline(p.due)
+		} else if p.head >= 64 && 2*p.head >= len(p.queue) {
+			n := copy(p.queue, p.queue[p.head:])
+			clear(p.queue[n:])
+			p.queue, p.head = p.queue[:n], 0
 		}
 		p.mu.Unlock()
 		cl.finish(err)
 	}
+}
+
+// armLocked sets the connection's read deadline.
+func (p *pipe) armLocked(t time.Time) {
+	p.armed = t
+	p.c.nc.SetReadDeadline(t)
+}
+
+// nextIdleCheck is when an idle pipe next looks whether IdleTimeout passed.
+func (p *pipe) nextIdleCheck(now time.Time) time.Time {
+	if p.idleTimeout > 0 {
+		return p.sent.Add(p.idleTimeout)
+	}
+	return now.Add(time.Hour)
 }
 
 // errPipeRetired ends a pipe that idled for IdleTimeout or lived for
@@ -263,14 +291,6 @@ func (p *pipe) endLocked(err error) {
 	if first && err != errPipeRetired && err != ErrClosed {
 		p.node.log.Warn("redisstore: connection failed", "addr", p.node.addr, "in flight", len(failed), "err", err)
 	}
-}
-
-// idleDeadline is the read deadline while nothing is in flight.
-func (p *pipe) idleDeadline(now time.Time) time.Time {
-	if p.idleTimeout > 0 {
-		return now.Add(p.idleTimeout)
-	}
-	return time.Time{}
 }
 
 // close stops the pipe taking calls and ends it once the calls in flight are
