@@ -13,8 +13,10 @@ import (
 var ErrSessionNotFound error = notFoundError{}
 
 // ErrInvalidSession is returned by Load when the value stored under the ID is
-// not valid JSON for the session type; it wraps the JSON error.
-var ErrInvalidSession = errors.New("redisstore: invalid session value")
+// not valid JSON for the session type; it wraps the JSON error. It also
+// matches session.ErrInvalidSession, so the session manager starts a fresh
+// session instead of failing every request of that user.
+var ErrInvalidSession error = invalidSessionError{}
 
 // ErrInvalidID is returned, before any network I/O, for an ID that is empty,
 // longer than MaxIDLength bytes, or holds spaces or control characters.
@@ -34,3 +36,11 @@ type notFoundError struct{}
 func (notFoundError) Error() string { return "redisstore: session not found" }
 
 func (notFoundError) Is(target error) bool { return target == session.ErrNotFound }
+
+// invalidSessionError is the type of ErrInvalidSession; it matches
+// session.ErrInvalidSession too.
+type invalidSessionError struct{}
+
+func (invalidSessionError) Error() string { return "redisstore: invalid session value" }
+
+func (invalidSessionError) Is(target error) bool { return target == session.ErrInvalidSession }

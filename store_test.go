@@ -124,7 +124,7 @@ func TestCorruptValueIsErrInvalidSession(t *testing.T) {
 		_, err := s.Load("bad")
 		var je *json.SyntaxError
 		var te *json.UnmarshalTypeError
-		if !errors.Is(err, ErrInvalidSession) || !(errors.As(err, &je) || errors.As(err, &te)) {
+		if !errors.Is(err, ErrInvalidSession) || !errors.Is(err, session.ErrInvalidSession) || !(errors.As(err, &je) || errors.As(err, &te)) {
 			t.Errorf("value %q: err = %v", v, err)
 		}
 	}
