@@ -25,7 +25,7 @@ type Stats struct {
 	// Canceled counts waits that ended because the caller's context ended.
 	Canceled uint64
 
-	// Open is the number of resources open or being dialed, never above MaxOpen.
+	// Open is the number of resources open, being dialed or being closed; never above MaxOpen.
 	Open int
 	// Idle is the number of open resources waiting in the pool.
 	Idle int
