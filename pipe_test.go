@@ -180,6 +180,9 @@ func TestStoreAllocatesLittleBeyondJSON(t *testing.T) {
 	save := testing.AllocsPerRun(200, func() { s.Save(sess) })
 	load := testing.AllocsPerRun(200, func() { s.Load("allocs") })
 	t.Logf("figure: allocs per Save %.0f (json encode %.0f), per Load %.0f (json decode %.0f + the session)", save, jsonEncode, load, jsonDecode)
+	if raceEnabled {
+		return // counts are not stable under -race; scripts/test.sh runs this test without it too
+	}
 	if save > jsonEncode {
 		t.Errorf("Save allocates %.0f, json alone %.0f", save, jsonEncode)
 	}

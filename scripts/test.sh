@@ -25,6 +25,10 @@ for m in "${modules[@]}"; do
 	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 
+echo "== allocation tests without -race (the race detector's sync.Pool drops items at random)"
+(go test -count=1 -run 'Alloc' ./... 2>&1) | tee -a "$log" | grep -E '^(ok|FAIL|---)|_test.go:[0-9]+:' || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 if [ "$fuzztime" != "0" ]; then
 	for pkg in $(go list ./...); do
 		dir=$(go list -f '{{.Dir}}' "$pkg")
