@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Compares redisstore with go-redis, rueidis, redigo and a raw stdlib client
+# (the bench/ module) against one redis-server, and prints benchstat tables
+# of each peer against redisstore plus the binary sizes of cmd/sizes.
+#
+# The sequential benchmarks run with the test binary and redis-server pinned
+# to the same CPU (taskset), because unpinned sequential timings on a small
+# noisy machine swing by 50-130% between rounds; clients are interleaved
+# (each round runs every client once) so that drift hits all of them alike.
+# The parallel ones (16+ goroutines) run unpinned with -cpu 2; the server
+# stays pinned. Allocations, B/op and CPU per op are the steady figures.
+#
+# Environment:
+#   BENCH_COUNT  rounds (default 10); BENCH_COUNT=3 BENCH_TIME=300ms is a quick run
+#   BENCH_TIME   -benchtime of each benchmark (default 1s)
+#   BENCH_PIN    the CPU to pin to (default 1)
+#   BENCH_OUT    directory for the raw results (default: a new temp directory)
+#   BENCH_SKIP_SIZES=1  skips the binary sizes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${BENCH_COUNT:-10}
+benchtime=${BENCH_TIME:-1s}
+pin=${BENCH_PIN:-1}
+out=${BENCH_OUT:-$(mktemp -d)}
+mkdir -p "$out"
+clients=(redisstore goredis rueidis redigo raw)
+started=$(date +%s)
+
+benchstat=$(command -v benchstat || true)
+if [ -z "$benchstat" ]; then
+	echo "== installing benchstat" >&2
+	go install golang.org/x/perf/cmd/benchstat@latest
+	benchstat="$(go env GOPATH)/bin/benchstat"
+fi
+
+# One redis-server, pinned, on a free port (never 6379), persistence off.
+port=""
+for _ in $(seq 50); do
+	p=$((20000 + RANDOM % 40000))
+	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		port=$p
+		break
+	fi
+done
+[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
+taskset -c "$pin" redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+	--logfile "$out/redis.log" --dir "$out" &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 250); do
+	[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" = PONG ] && break
+	sleep 0.02
+done
+[ "$(redis-cli -p "$port" ping)" = PONG ]
+export REDIS_ADDR="127.0.0.1:$port" REDIS_PID="$redis_pid"
+
+echo "== building the benchmark binary" >&2
+(cd bench && go test -c -o "$out/bench.test" .)
+run() { # run <-cpu> <pattern> [taskset args...]: one pass, appended to stdout
+	local cpu=$1 pattern=$2
+	shift 2
+	"$@" "$out/bench.test" -test.run '^$' -test.bench "$pattern" -test.count 1 \
+		-test.cpu "$cpu" -test.benchtime "$benchtime"
+}
+
+: >"$out/seq.txt"
+: >"$out/par.txt"
+: >"$out/json.txt"
+for i in $(seq "$count"); do
+	echo "== round $i/$count: sequential (pinned to CPU $pin)" >&2
+	for c in "${clients[@]}"; do
+		run 1 "^Benchmark(Load|Save|Delete|Get|Set)\$/^client=$c\$" taskset -c "$pin" >>"$out/seq.txt"
+	done
+	run 1 '^BenchmarkJSON' taskset -c "$pin" >>"$out/json.txt"
+done
+for i in $(seq "$count"); do
+	echo "== round $i/$count: parallel (-cpu 2, unpinned)" >&2
+	for c in "${clients[@]}"; do
+		run 2 "^Benchmark(Load|Save|Delete|Get|Set)Parallel\$/^client=$c\$" >>"$out/par.txt"
+	done
+done
+
+echo "# redisstore benchmarks"
+echo
+echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(uname -sr)"
+echo "go:      $(go version | cut -d' ' -f3-)"
+echo "redis:   $(redis-server --version | cut -d' ' -f3,4)"
+echo "run:     BENCH_COUNT=$count BENCH_TIME=$benchtime scripts/bench.sh (raw results in $out)"
+echo
+echo "## Sequential, client and redis-server pinned to CPU $pin (-cpu 1), each peer against redisstore"
+echo
+"$benchstat" -col /client "$out/seq.txt"
+echo
+echo "## Parallel, 16+ goroutines, -cpu 2, unpinned (server pinned), each peer against redisstore"
+echo
+"$benchstat" -col /client "$out/par.txt"
+echo
+echo "## JSON alone: session.Session's own methods against encoding/json by reflection"
+echo
+"$benchstat" -col /codec "$out/json.txt"
+
+if [ "${BENCH_SKIP_SIZES:-}" != "1" ]; then
+	echo
+	echo "## Binary size of a net/http server saving and loading one session per request (-ldflags='-s -w')"
+	echo
+	declare -A size
+	for s in nostore redisstore goredis; do
+		(cd bench && go build -ldflags='-s -w' -o "$out/size-$s" "./cmd/sizes/$s")
+		size[$s]=$(stat -c %s "$out/size-$s")
+	done
+	base=${size[nostore]}
+	printf '%-11s %12s %12s\n' server bytes "vs nostore"
+	for s in nostore redisstore goredis; do
+		awk -v n="$s" -v b="${size[$s]}" -v base="$base" \
+			'BEGIN { printf "%-11s %12d %+12d (%+.2f MB)\n", n, b, b - base, (b - base) / 1e6 }'
+	done
+fi
+echo
+echo "total time: $(($(date +%s) - started)) s"
