@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"runtime"
 	"strings"
 	"time"
@@ -32,11 +33,18 @@ type Options struct {
 	Addr string
 	// URL configures the connection in one string:
 	// redis://[user[:password]@]host[:port][/db][?option=value&...],
-	// rediss://... (TLS) or unix://[user[:password]@]/path/to.sock[?db=N].
+	// rediss://... (TLS) or unix://[user[:password]@]/path/to.sock[?db=N];
+	// a Sentinel group as
+	// redis-sentinel://[user[:password]@]host1:port1,host2:port2[/db]?master_name=mymaster
+	// (user and password are the data nodes'; sentinel_username and
+	// sentinel_password in the query are the sentinels'), a Redis Cluster as
+	// redis-cluster://[user[:password]@]host1:port1,host2:port2 (seed nodes;
+	// every host needs its port in both forms; rediss-sentinel and
+	// rediss-cluster use TLS).
 	// Query options: dial_timeout, read_timeout, write_timeout,
 	// pool_timeout, idle_timeout, max_lifetime (Go durations such as "3s",
-	// or seconds), pool_size, min_idle, max_idle, protocol, client_name, db.
-	// Zero: not used.
+	// or seconds), pool_size, min_idle, max_idle, protocol, client_name, db,
+	// master_name, sentinel_username, sentinel_password. Zero: not used.
 	URL string
 	// Username is the ACL user; zero: the default user (password-only AUTH).
 	Username string
@@ -86,6 +94,24 @@ type Options struct {
 	// Logger receives what an operator must see: dial failures, reconnects,
 	// retries. Zero: silent.
 	Logger *slog.Logger
+
+	// SentinelAddrs are the host:port addresses of the sentinels of a Redis
+	// Sentinel group; the store asks them in turn for the master named
+	// MasterName and follows failovers. Zero: no Sentinel.
+	SentinelAddrs []string
+	// MasterName is the name the sentinels monitor the master under.
+	// Required with SentinelAddrs; zero otherwise.
+	MasterName string
+	// SentinelUsername is the ACL user of the sentinels themselves (Username
+	// and Password are the data nodes'). Zero: the default user.
+	SentinelUsername string
+	// SentinelPassword authenticates to the sentinels. Zero: the sentinels
+	// need no password.
+	SentinelPassword string
+	// ClusterAddrs are host:port addresses of some nodes of a Redis Cluster
+	// (seeds): the store reads the slot map from the first that answers and
+	// keeps a pool per node. DB must be 0. Zero: no Cluster.
+	ClusterAddrs []string
 }
 
 // String describes the options with the password redacted, so that logging
@@ -118,6 +144,11 @@ func (o Options) String() string {
 	field("PoolTimeout", o.PoolTimeout)
 	field("Protocol", o.Protocol)
 	field("ClientName", o.ClientName)
+	field("SentinelAddrs", o.SentinelAddrs)
+	field("MasterName", o.MasterName)
+	field("SentinelUsername", o.SentinelUsername)
+	field("SentinelPassword", redacted(o.SentinelPassword))
+	field("ClusterAddrs", o.ClusterAddrs)
 	b.WriteString("}")
 	return b.String()
 }
@@ -142,10 +173,21 @@ type config struct {
 // newConfig applies the URL and the defaults to o and validates the result.
 func newConfig(o Options) (*config, error) {
 	c := &config{Options: o, network: "tcp"}
-	if o.URL != "" {
-		if o.Addr != "" {
-			return nil, errors.New("redisstore: set Addr or URL, not both")
+	c.SentinelAddrs = append([]string(nil), o.SentinelAddrs...)
+	c.ClusterAddrs = append([]string(nil), o.ClusterAddrs...)
+	set := 0
+	for _, given := range []bool{o.Addr != "", o.URL != "", len(o.SentinelAddrs) > 0, len(o.ClusterAddrs) > 0} {
+		if given {
+			set++
 		}
+	}
+	if o.Addr != "" && o.URL != "" {
+		return nil, errors.New("redisstore: set Addr or URL, not both")
+	}
+	if set > 1 {
+		return nil, errors.New("redisstore: set at most one of Addr, URL, SentinelAddrs and ClusterAddrs")
+	}
+	if o.URL != "" {
 		if err := c.applyURL(o.URL); err != nil {
 			return nil, err
 		}
@@ -173,12 +215,27 @@ func (c *config) validate() error {
 		return fmt.Errorf("redisstore: Protocol %d is not 2 or 3", c.Protocol)
 	case c.Username != "" && c.Password == "":
 		return errors.New("redisstore: Username set without Password")
+	case c.SentinelUsername != "" && c.SentinelPassword == "":
+		return errors.New("redisstore: SentinelUsername set without SentinelPassword")
+	case len(c.SentinelAddrs) > 0 && c.MasterName == "":
+		return errors.New("redisstore: SentinelAddrs set without MasterName")
+	case len(c.SentinelAddrs) == 0 && (c.MasterName != "" || c.SentinelPassword != ""):
+		return errors.New("redisstore: MasterName or SentinelPassword set without SentinelAddrs")
+	case len(c.ClusterAddrs) > 0 && c.DB != 0:
+		return fmt.Errorf("redisstore: DB %d with ClusterAddrs: a Redis Cluster has database 0 only", c.DB)
+	}
+	for _, addrs := range [][]string{c.SentinelAddrs, c.ClusterAddrs} {
+		for _, a := range addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("redisstore: address %q is not host:port", a)
+			}
+		}
 	}
 	return nil
 }
 
 func (c *config) setDefaults() {
-	if c.Addr == "" {
+	if c.Addr == "" && len(c.SentinelAddrs) == 0 && len(c.ClusterAddrs) == 0 {
 		c.Addr = DefaultAddr
 	}
 	if c.Prefix == "" {

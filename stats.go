@@ -46,7 +46,7 @@ func (c *counters) countError(err error) {
 // Stats returns a snapshot of the store's counters.
 func (s *Store[S]) Stats() Stats {
 	st := Stats{
-		Pool:     s.node.pool.Stats(),
+		Pool:     poolStats(s.topo.nodes()),
 		Commands: s.stats.commands.Load(),
 		Retries:  s.stats.retries.Load(),
 		Errors:   make(map[string]uint64),

@@ -25,7 +25,7 @@ type Store[S any] struct {
 	cfg    *config
 	id     func(*S) string // the session's ID
 	ttl    atomic.Int64    // time.Duration of later Saves; SetTTL changes it
-	node   *node
+	topo   topology        // which server runs each command
 	log    *slog.Logger
 	closed atomic.Bool
 	stats  counters
@@ -65,14 +65,23 @@ func New[S any](opts Options, id func(*S) string) (*Store[S], error) {
 	}
 	s := &Store[S]{cfg: cfg, id: id, log: log}
 	s.ttl.Store(int64(cfg.TTL))
-	s.node, err = newNode(cfg, cfg.network, cfg.Addr, log, &s.stats)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout+cfg.ReadTimeout)
+	defer cancel()
+	switch {
+	case len(cfg.SentinelAddrs) > 0:
+		s.topo, err = newSentinel(ctx, cfg, log, &s.stats)
+	case len(cfg.ClusterAddrs) > 0:
+		s.topo, err = newCluster(ctx, cfg, log, &s.stats)
+	default:
+		var n *node
+		n, err = newNode(cfg, cfg.network, cfg.Addr, log, &s.stats)
+		s.topo = single{n}
+	}
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout+cfg.ReadTimeout)
-	defer cancel()
 	if err := s.Ping(ctx); err != nil {
-		s.node.close()
+		s.topo.close()
 		return nil, err
 	}
 	return s, nil
@@ -182,20 +191,119 @@ func (s *Store[S]) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.node.close()
+	return s.topo.close()
 }
 
-// do runs cmd on the server that holds its key.
+// do runs cmd on the server that holds its key. The first attempt allocates
+// nothing; failures go to retry.
 func (s *Store[S]) do(ctx context.Context, cmd *command) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	s.stats.commands.Add(1)
-	n := s.node
-	if err := n.do(ctx, cmd); err != nil {
-		return s.fail(cmd, n, err)
+	n, err := s.topo.nodeFor(cmd)
+	if err == nil {
+		if err = n.do(ctx, cmd); err == nil {
+			return nil
+		}
 	}
-	return nil
+	return s.retry(ctx, cmd, n, err)
+}
+
+// Redirection and retry limits of Store.do.
+const (
+	maxRedirects = 3                      // MOVED or ASK replies followed per command
+	minBackoff   = 10 * time.Millisecond  // first wait before a retry
+	maxBackoff   = 200 * time.Millisecond // longest wait between retries
+)
+
+// retry handles the failure err of cmd on n (nil when no node was found):
+// it follows MOVED and ASK redirections (at most maxRedirects), retries
+// transient server errors (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN,
+// too many clients) and topology changes (a dead or demoted master) with
+// exponential backoff until ctx's deadline, or ReadTimeout after the first
+// failure when ctx has none. Other errors return at once.
+func (s *Store[S]) retry(ctx context.Context, cmd *command, n *node, err error) error {
+	giveUp, ok := ctx.Deadline()
+	if !ok {
+		giveUp = time.Now().Add(s.cfg.ReadTimeout)
+	}
+	backoff := minBackoff
+	redirects := 0
+	for {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		if ctx.Err() != nil {
+			return s.fail(cmd, n, err)
+		}
+		switch classify(err) {
+		case classRedirect:
+			var se resp.Error
+			errors.As(err, &se)
+			slot, addr, ok := se.Redirect()
+			if !ok {
+				return s.fail(cmd, n, err)
+			}
+			if redirects++; redirects > maxRedirects {
+				return s.fail(cmd, n, fmt.Errorf("%w (%d), the last: %w", ErrTooManyRedirects, maxRedirects, err))
+			}
+			target, terr := s.topo.nodeAt(redirectAddr(addr, n))
+			if terr != nil {
+				s.log.Warn("redisstore: cannot follow redirection", "reply", se.Msg, "err", terr)
+				return s.fail(cmd, n, err)
+			}
+			if se.Kind == "MOVED" {
+				s.topo.moved(slot, target)
+			} else {
+				cmd.asking = true
+			}
+			n = target
+			err = n.do(ctx, cmd)
+			cmd.asking = false
+			if err == nil {
+				return nil
+			}
+			continue
+		case classTransient:
+			s.topo.recover(ctx, n, err)
+		case classTopology:
+			if !s.topo.recover(ctx, n, err) {
+				return s.fail(cmd, n, err)
+			}
+		default:
+			return s.fail(cmd, n, err)
+		}
+		if !sleepUntil(ctx, backoff, giveUp) {
+			return s.fail(cmd, n, err)
+		}
+		backoff = min(2*backoff, maxBackoff)
+		next, nerr := s.topo.nodeFor(cmd)
+		if nerr != nil {
+			err = nerr
+			continue
+		}
+		n = next
+		if err = n.do(ctx, cmd); err == nil {
+			return nil
+		}
+	}
+}
+
+// sleepUntil waits d, unless ctx ends first or d would pass giveUp, and
+// reports whether it waited.
+func sleepUntil(ctx context.Context, d time.Duration, giveUp time.Time) bool {
+	if time.Now().Add(d).After(giveUp) {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // fail counts err and wraps it with the command and the server's address.
@@ -203,6 +311,9 @@ func (s *Store[S]) fail(cmd *command, n *node, err error) error {
 	s.stats.countError(err)
 	if err == ErrClosed {
 		return err
+	}
+	if n == nil {
+		return fmt.Errorf("redisstore: %s: %w", cmd.kind, err)
 	}
 	return fmt.Errorf("redisstore: %s on %s: %w", cmd.kind, n.addr, err)
 }

@@ -56,13 +56,33 @@ func (c *config) applyURL(raw string) error {
 		if u.Scheme == "rediss" && c.TLSConfig == nil {
 			c.TLSConfig = &tls.Config{ServerName: host}
 		}
+	case "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster":
+		addrs, err := hostList(u.Host)
+		if err != nil {
+			return fmt.Errorf("redisstore: invalid URL %s: %w", redactURL(raw), err)
+		}
+		if strings.HasSuffix(u.Scheme, "-sentinel") {
+			c.SentinelAddrs = addrs
+		} else {
+			c.ClusterAddrs = addrs
+		}
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			db, err := strconv.Atoi(p)
+			if err != nil {
+				return fmt.Errorf("redisstore: invalid URL %s: database %q is not a number", redactURL(raw), p)
+			}
+			c.DB = db
+		}
+		if strings.HasPrefix(u.Scheme, "rediss") && c.TLSConfig == nil {
+			c.TLSConfig = &tls.Config{}
+		}
 	case "unix":
 		if u.Path == "" {
 			return fmt.Errorf("redisstore: invalid URL %s: no socket path", redactURL(raw))
 		}
 		c.network, c.Addr = "unix", u.Path
 	default:
-		return fmt.Errorf("redisstore: invalid URL %s: unknown scheme %q (want redis, rediss or unix)", redactURL(raw), u.Scheme)
+		return fmt.Errorf("redisstore: invalid URL %s: unknown scheme %q (want redis, rediss, unix, redis-sentinel or redis-cluster)", redactURL(raw), u.Scheme)
 	}
 	return c.applyQuery(u.Query(), raw)
 }
@@ -97,6 +117,12 @@ func (c *config) applyQuery(q url.Values, raw string) error {
 			c.Protocol, err = strconv.Atoi(v)
 		case "client_name":
 			c.ClientName = v
+		case "master_name":
+			c.MasterName = v
+		case "sentinel_username":
+			c.SentinelUsername = v
+		case "sentinel_password":
+			c.SentinelPassword = v
 		default:
 			return fmt.Errorf("redisstore: invalid URL %s: unknown option %q", redactURL(raw), name)
 		}
@@ -105,6 +131,26 @@ func (c *config) applyQuery(q url.Values, raw string) error {
 		}
 	}
 	return nil
+}
+
+// hostList splits the host part of a redis-sentinel:// or redis-cluster://
+// URL, "host1:port1,host2:port2", into addresses; each needs its port.
+func hostList(hosts string) ([]string, error) {
+	if hosts == "" {
+		return nil, errors.New("no host")
+	}
+	var addrs []string
+	for _, a := range strings.Split(hosts, ",") {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("bad host:port %q", a)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("bad port in %q", a)
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
 }
 
 // parseDuration reads a Go duration ("3s", "250ms") or a number of seconds.
@@ -127,6 +173,10 @@ func redactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		if u.User != nil {
 			u.User = url.User("xxxxx")
+		}
+		if q := u.Query(); q.Has("sentinel_password") {
+			q.Set("sentinel_password", "xxxxx")
+			u.RawQuery = q.Encode()
 		}
 		return u.String()
 	}

@@ -1,0 +1,135 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/sessionx-redis/redisstore/pool"
+	"github.com/sessionx-redis/redisstore/resp"
+)
+
+// topology says which server runs a command: one server (single), the
+// master a Sentinel group names (sentinel), or the owner of the key's slot
+// in a Redis Cluster (cluster). Store.do asks it for a node, runs the
+// command there, and calls its hooks when the reply says the topology
+// changed. Its methods are safe for concurrent use.
+type topology interface {
+	// nodeFor returns the node to send cmd to. It must not allocate.
+	nodeFor(cmd *command) (*node, error)
+	// nodeAt returns the node at addr, for a MOVED or ASK redirection; the
+	// single and sentinel topologies do not follow redirections.
+	nodeAt(addr string) (*node, error)
+	// moved records that the node at addr now serves slot (a MOVED reply)
+	// and schedules a refresh of the slot map, at most one per
+	// refreshInterval.
+	moved(slot int, n *node)
+	// recover is told that cmd failed on n with err, an error that may mean
+	// the topology changed: a connection or dial failure, READONLY, a node
+	// closed by an earlier recovery, CLUSTERDOWN, MASTERDOWN. It updates the
+	// topology within ctx (rediscovering the master, refreshing the slot
+	// map) and reports whether sending the command again may succeed.
+	recover(ctx context.Context, n *node, err error) bool
+	// nodes returns the nodes in use, for Stats.
+	nodes() []*node
+	// close closes every node.
+	close() error
+}
+
+// single is one server: the behaviour of Options.Addr and Options.URL.
+type single struct{ n *node }
+
+func (s single) nodeFor(*command) (*node, error) { return s.n, nil }
+
+func (s single) nodeAt(string) (*node, error) {
+	return nil, errors.New("redisstore: redirection from a single server (is it a Redis Cluster node? use ClusterAddrs)")
+}
+
+func (single) moved(int, *node) {}
+
+func (single) recover(context.Context, *node, error) bool { return false }
+
+func (s single) nodes() []*node { return []*node{s.n} }
+
+func (s single) close() error { return s.n.close() }
+
+// poolStats sums the pool statistics of nodes.
+func poolStats(nodes []*node) pool.Stats {
+	var sum pool.Stats
+	for _, n := range nodes {
+		st := n.pool.Stats()
+		sum.MaxOpen += st.MaxOpen
+		sum.Hits += st.Hits
+		sum.Misses += st.Misses
+		sum.Dials += st.Dials
+		sum.DialErrors += st.DialErrors
+		sum.Waits += st.Waits
+		sum.WaitDuration += st.WaitDuration
+		sum.Timeouts += st.Timeouts
+		sum.Canceled += st.Canceled
+		sum.Open += st.Open
+		sum.Idle += st.Idle
+		sum.InUse += st.InUse
+		sum.Dialing += st.Dialing
+		sum.Closing += st.Closing
+		sum.ClosedIdleTimeout += st.ClosedIdleTimeout
+		sum.ClosedLifetime += st.ClosedLifetime
+		sum.ClosedHealth += st.ClosedHealth
+		sum.ClosedBroken += st.ClosedBroken
+		sum.ClosedMaxIdle += st.ClosedMaxIdle
+		sum.ClosedByCloseIdle += st.ClosedByCloseIdle
+	}
+	return sum
+}
+
+// errorClass says what Store.do does after a failed attempt.
+type errorClass uint8
+
+const (
+	classFatal     errorClass = iota // return the error at once
+	classRedirect                    // MOVED or ASK: follow it
+	classTransient                   // the server is busy or loading: back off and retry
+	classTopology                    // the topology may have changed: recover, then retry
+)
+
+// classify sorts the error of one attempt.
+func classify(err error) errorClass {
+	var se resp.Error
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case "MOVED", "ASK":
+			return classRedirect
+		case "LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN":
+			return classTransient // Store.do tells the topology, then retries
+		case "READONLY":
+			return classTopology
+		case "ERR":
+			if strings.Contains(se.Msg, "max number of clients reached") {
+				return classTransient
+			}
+		}
+		return classFatal // OOM, MISCONF, NOAUTH, WRONGPASS, NOPERM, WRONGTYPE, ...
+	}
+	var ue *resp.UnexpectedError
+	var pe *resp.ProtocolError
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, pool.ErrTimeout), errors.As(err, &ue), errors.As(err, &pe):
+		return classFatal
+	case errors.Is(err, ErrClosed):
+		return classTopology // a node an earlier recovery closed; Store.do checks its own Close
+	}
+	return classTopology // a dial or connection failure
+}
+
+// redirectAddr returns the address a MOVED or ASK reply names, with the
+// host of the node that sent it when the reply leaves the host out.
+func redirectAddr(addr string, from *node) string {
+	if strings.HasPrefix(addr, ":") {
+		if host, _, err := net.SplitHostPort(from.addr); err == nil {
+			return net.JoinHostPort(host, addr[1:])
+		}
+	}
+	return addr
+}
