@@ -70,7 +70,7 @@ func dial(ctx context.Context, cfg *config, network, addr string) (*conn, error)
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("redisstore: handshake with %s: %w", addr, err)
+		return nil, fmt.Errorf("redisstore: handshake with %s: %w", addr, redactReply(err, cfg.Password))
 	}
 	nc.SetDeadline(time.Time{})
 	return c, nil
@@ -179,6 +179,17 @@ func (c *conn) call(ctx context.Context, args ...string) (resp.Value, error) {
 		}
 	}
 	return v, err
+}
+
+// redactReply hides secret in a server error reply: a server without HELLO
+// quotes the command's arguments, the password among them, in its error.
+func redactReply(err error, secret string) error {
+	var e resp.Error
+	if secret == "" || !errors.As(err, &e) || !strings.Contains(e.Msg, secret) {
+		return err
+	}
+	e.Msg = strings.ReplaceAll(e.Msg, secret, "xxxxx")
+	return e
 }
 
 // noHello reports whether err says the server has no HELLO or no RESP3.

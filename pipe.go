@@ -225,14 +225,12 @@ func (p *pipe) readLoop() {
 		err = cl.cmd.readReply(p.c.rd)
 
 		p.mu.Lock()
-		p.queue[p.head] = nil
-		p.head++
 		if !resp.Usable(err) {
-			p.queue = append(p.queue[:0], cl) // fail it with the rest
-			p.head = 0
-			p.endLocked(err)
+			p.endLocked(err) // fails cl and every call behind it
 			return
 		}
+		p.queue[p.head] = nil
+		p.head++
 		p.served.Add(1)
 		if p.head == len(p.queue) {
 			p.queue, p.head = p.queue[:0], 0
