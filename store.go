@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,7 +126,7 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 		return nil, ErrSessionNotFound
 	}
 	sess := new(S)
-	if err := json.Unmarshal(cmd.buf, sess); err != nil {
+	if err := decode(cmd.buf, sess); err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return sess, nil
@@ -149,7 +148,7 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 	if err := checkID(id); err != nil {
 		return err
 	}
-	value, err := json.Marshal(sess)
+	value, err := encode(sess)
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding session %q: %w", id, err)
 	}
