@@ -193,4 +193,3 @@ func (n *node) pipe(ctx context.Context) (*pipe, error) {
 		return p, err
 	}
 }
-
