@@ -76,8 +76,15 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 		src.Do(t, args...)
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The order Redis documents: the new owner first, then the old one,
+	// then the others (the other way round, the two bounce MOVED between
+	// them for a moment).
+	dst.Do(t, "CLUSTER", "SETSLOT", sl, "NODE", dstID)
+	src.Do(t, "CLUSTER", "SETSLOT", sl, "NODE", dstID)
 	for _, m := range c.Masters(t) {
-		m.Do(t, "CLUSTER", "SETSLOT", sl, "NODE", dstID)
+		if m != src && m != dst {
+			m.Do(t, "CLUSTER", "SETSLOT", sl, "NODE", dstID)
+		}
 	}
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
