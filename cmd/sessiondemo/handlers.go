@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sessionx-redis/redisstore/session"
+)
+
+// Session Data keys.
+const (
+	keyUser   = "user"
+	keyVisits = "visits"
+)
+
+// maxUserLen bounds the user name, in characters.
+const maxUserLen = 32
+
+// routes returns the instance's pages; the session middleware wraps them.
+func (in *instance) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", in.home)
+	mux.HandleFunc("GET /login", in.loginForm)
+	mux.HandleFunc("POST /login", in.login)
+	mux.HandleFunc("GET /dashboard", in.dashboard)
+	mux.HandleFunc("POST /logout", in.logout)
+	return mux
+}
+
+// home counts the visit and shows the counter.
+func (in *instance) home(w http.ResponseWriter, r *http.Request) {
+	sess := session.Get(r)
+	sess.Data[keyVisits] = visits(sess) + 1
+	in.render(w, r, "home", "Visit counter")
+}
+
+// loginForm shows the login form, or the dashboard to a logged-in user.
+func (in *instance) loginForm(w http.ResponseWriter, r *http.Request) {
+	if user(session.Get(r)) != "" {
+		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+		return
+	}
+	in.render(w, r, "login", "Log in")
+}
+
+// login logs the user in. The session ID is rotated first, so an ID known
+// before login (fixated or observed) is worthless after it: the manager
+// deletes the old ID from Redis when it saves the new one.
+func (in *instance) login(w http.ResponseWriter, r *http.Request) {
+	sess := session.Get(r)
+	name := strings.TrimSpace(r.PostFormValue("user"))
+	if name == "" || utf8.RuneCountInString(name) > maxUserLen {
+		sess.AddFlash("error", "Enter a user name of 1 to 32 characters.")
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	in.m.Rotate(sess)
+	sess.Data[keyUser] = name
+	sess.AddFlash("info", "Welcome, "+name+"! Your session ID was rotated on login.")
+	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+// dashboard is for logged-in users only.
+func (in *instance) dashboard(w http.ResponseWriter, r *http.Request) {
+	sess := session.Get(r)
+	if user(sess) == "" {
+		sess.AddFlash("error", "Please log in to see the dashboard.")
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	in.render(w, r, "dashboard", "Dashboard")
+}
+
+// logout destroys the session: it is deleted from Redis and the cookie
+// cleared. The flash then starts a new, anonymous session.
+func (in *instance) logout(w http.ResponseWriter, r *http.Request) {
+	if err := in.m.Destroy(w, r); err != nil {
+		in.m.HandleError(w, r, err)
+		return
+	}
+	session.Get(r).AddFlash("info", "You are logged out; your session was deleted from Redis.")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// pageData is what the templates see.
+type pageData struct {
+	Title    string
+	Instance string   // "instance 1"
+	URL      string   // this instance's base URL
+	Others   []string // the other instances' base URLs
+	User     string
+	Visits   int
+	Flashes  []flash
+}
+
+// flash is one flash message; Kind is "info" or "error".
+type flash struct {
+	Kind, Message string
+}
+
+// render executes page into a buffer, so a template error never sends half
+// a page, and writes it; reading the flashes removes them from the session.
+func (in *instance) render(w http.ResponseWriter, r *http.Request, page, title string) {
+	sess := session.Get(r)
+	data := pageData{
+		Title:    title,
+		Instance: in.name,
+		URL:      in.url,
+		Others:   in.others,
+		User:     user(sess),
+		Visits:   visits(sess),
+	}
+	for kind, msg := range sess.GetFlashes() {
+		if s, ok := msg.(string); ok {
+			data.Flashes = append(data.Flashes, flash{Kind: kind, Message: s})
+		}
+	}
+	slices.SortFunc(data.Flashes, func(a, b flash) int { return strings.Compare(a.Kind, b.Kind) })
+	var buf bytes.Buffer
+	if err := pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		in.logger.Printf("%s: template %s: %v", in.name, page, err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+// user returns the logged-in user's name, or "".
+func user(sess *session.Session) string {
+	name, _ := sess.Data[keyUser].(string)
+	return name
+}
+
+// visits returns the visit counter: an int when set in this request, a
+// float64 once it has been through JSON.
+func visits(sess *session.Session) int {
+	switch v := sess.Data[keyVisits].(type) {
+	case int:
+		return v
+	case float64:
+		return int(v)
+	}
+	return 0
+}

@@ -1,0 +1,59 @@
+package main
+
+import "html/template"
+
+// layout is the frame of every page; each page defines "content".
+const layout = `{{define "layout"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{.Title}} · sessiondemo</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
+nav a, nav form { margin-right: 1rem; display: inline; }
+.flash { padding: .5rem 1rem; border-radius: .3rem; }
+.info { background: #e6f4ea; } .error { background: #fce8e6; }
+footer { margin-top: 2rem; color: #666; font-size: .9rem; }
+</style>
+</head>
+<body>
+<nav>
+<a href="/">Counter</a>
+<a href="/dashboard">Dashboard</a>
+{{if .User}}<form method="post" action="/logout"><button>Log out {{.User}}</button></form>{{else}}<a href="/login">Log in</a>{{end}}
+</nav>
+{{range .Flashes}}<p class="flash {{.Kind}}" id="flash-{{.Kind}}">{{.Message}}</p>
+{{end}}<h1>{{.Title}}</h1>
+{{template "content" .}}
+<footer>
+Served by <span id="instance">{{.Instance}}</span> at {{.URL}}.
+{{range .Others}}Same session on <a href="{{.}}/">{{.}}</a>. {{end}}
+</footer>
+</body>
+</html>
+{{end}}`
+
+// pages maps each page name to its template, the layout included.
+var pages = map[string]*template.Template{
+	"home": page(`{{define "content"}}
+<p>You have visited this page <strong id="visits">{{.Visits}}</strong> time{{if ne .Visits 1}}s{{end}} in this session.</p>
+{{if .User}}<p>Logged in as <strong id="user">{{.User}}</strong>.</p>{{else}}<p>You are not logged in.</p>{{end}}
+{{end}}`),
+	"login": page(`{{define "content"}}
+<form method="post" action="/login">
+<label>User name <input name="user" maxlength="32" autofocus required></label>
+<button>Log in</button>
+</form>
+<p>No password: this demo shows sessions, not authentication.</p>
+{{end}}`),
+	"dashboard": page(`{{define "content"}}
+<p>Hello, <strong id="user">{{.User}}</strong>.</p>
+<p>Visits counted in this session: <strong id="visits">{{.Visits}}</strong>.</p>
+<p>Open the other instance: the session lives in Redis, so it follows you.</p>
+{{end}}`),
+}
+
+// page parses content with the layout.
+func page(content string) *template.Template {
+	return template.Must(template.Must(template.New("layout").Parse(layout)).Parse(content))
+}
