@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -29,7 +28,7 @@ var errNoSlotOwner = errors.New("redisstore: no cluster node serves the slot")
 // CLUSTER SLOTS. Routing a command reads one atomic pointer.
 type cluster struct {
 	cfg   *config
-	log   *slog.Logger
+	log   Logger
 	stats *counters
 
 	slots [slotCount]atomic.Pointer[node] // nil: unknown
@@ -44,7 +43,7 @@ type cluster struct {
 }
 
 // newCluster reads the slot map from the first seed node that answers.
-func newCluster(ctx context.Context, cfg *config, log *slog.Logger, stats *counters) (*cluster, error) {
+func newCluster(ctx context.Context, cfg *config, log Logger, stats *counters) (*cluster, error) {
 	c := &cluster{cfg: cfg, log: log, stats: stats, byAddr: make(map[string]*node)}
 	if err := c.refresh(ctx); err != nil {
 		c.close()

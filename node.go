@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,7 @@ type node struct {
 	addr  string
 	cfg   *config
 	pool  *pool.Pool[*conn]
-	log   *slog.Logger
+	log   Logger
 	stats *counters // the store's
 
 	slots []pipeSlot    // fixed at New
@@ -41,7 +40,7 @@ func pipesPerNode(cfg *config) int {
 
 // newNode makes the pool of connections to addr; it dials nothing yet
 // (except MinIdle connections, in the background).
-func newNode(cfg *config, network, addr string, log *slog.Logger, stats *counters) (*node, error) {
+func newNode(cfg *config, network, addr string, log Logger, stats *counters) (*node, error) {
 	p, err := pool.New(pool.Config[*conn]{
 		Dial: func(ctx context.Context) (*conn, error) {
 			c, err := dial(ctx, cfg, network, addr)

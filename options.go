@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
 	"runtime"
@@ -92,8 +91,9 @@ type Options struct {
 	// ClientName is sent with HELLO ... SETNAME (RESP3 only). Zero: none.
 	ClientName string
 	// Logger receives what an operator must see: dial failures, reconnects,
-	// retries. Zero: silent.
-	Logger *slog.Logger
+	// retries, failovers. A *slog.Logger fits (slog.Default(), say). Zero:
+	// silent.
+	Logger Logger
 
 	// SentinelAddrs are the host:port addresses of the sentinels of a Redis
 	// Sentinel group; the store asks them in turn for the master named

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -34,7 +33,7 @@ const (
 type sentinel struct {
 	cfg   *config // the data nodes'
 	scfg  *config // the sentinels': their credentials, database 0
-	log   *slog.Logger
+	log   Logger
 	stats *counters
 
 	master atomic.Pointer[node] // never nil after newSentinel
@@ -49,7 +48,7 @@ type sentinel struct {
 }
 
 // newSentinel finds the master of cfg.MasterName through cfg.SentinelAddrs.
-func newSentinel(ctx context.Context, cfg *config, log *slog.Logger, stats *counters) (*sentinel, error) {
+func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) (*sentinel, error) {
 	scfg := *cfg
 	scfg.Username, scfg.Password, scfg.DB = cfg.SentinelUsername, cfg.SentinelPassword, 0
 	s := &sentinel{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +24,7 @@ type Store[S any] struct {
 	id     func(*S) string // the session's ID
 	ttl    atomic.Int64    // time.Duration of later Saves; SetTTL changes it
 	topo   topology        // which server runs each command
-	log    *slog.Logger
+	log    Logger
 	closed atomic.Bool
 	stats  counters
 }
@@ -60,7 +59,7 @@ func New[S any](opts Options, id func(*S) string) (*Store[S], error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = discard{}
 	}
 	s := &Store[S]{cfg: cfg, id: id, log: log}
 	s.ttl.Store(int64(cfg.TTL))
