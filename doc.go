@@ -8,6 +8,17 @@
 // HELLO/AUTH, SELECT, SET with EX/PX, GET, DEL and PING, plus what Sentinel
 // and Cluster routing need.
 //
+// Commands are pipelined: the callers of a Store share a few connections per
+// server (one per CPU, within Options.PoolSize). Each caller appends its
+// command to the connection's write buffer, and whoever finds no write under
+// way writes the whole buffer, so commands that arrive together leave in one
+// system call; one goroutine per connection reads the replies in order and
+// hands each to its caller. A caller whose context ends returns at once; its
+// reply is still read and dropped, so a slow or cancelled caller never
+// stalls others or puts the stream out of sync. A reply overdue by
+// ReadTimeout, or any protocol error, closes the connection and fails the
+// commands in flight on it.
+//
 // Values are byte-compatible with sessionx's go-redis store: the same key,
 // the same JSON, SET key value EX seconds.
 //

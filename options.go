@@ -64,14 +64,18 @@ type Options struct {
 	// taken from the address. Zero: plain TCP.
 	TLSConfig *tls.Config
 	// PoolSize bounds the open connections to each server, counting those
-	// being dialed. Zero: 10 per GOMAXPROCS.
+	// being dialed. Callers share min(PoolSize, GOMAXPROCS) connections per
+	// server, pipelining their commands on them (see the package
+	// documentation); the rest of the bound leaves room to replace failed
+	// ones and for MinIdle spares. Zero: 10 per GOMAXPROCS.
 	PoolSize int
-	// MinIdle connections are kept open and ready. Zero: none.
+	// MinIdle spare connections are kept open, so that a failed connection
+	// is replaced without a dial. Zero: none.
 	MinIdle int
-	// MaxIdle bounds the idle connections kept for reuse. Zero: PoolSize.
+	// MaxIdle bounds the spare connections kept open. Zero: PoolSize.
 	MaxIdle int
-	// IdleTimeout closes a connection idle for that long. Zero: 30 minutes;
-	// negative: never.
+	// IdleTimeout closes a connection that carried no command for that long
+	// (noticed within ReadTimeout after). Zero: 30 minutes; negative: never.
 	IdleTimeout time.Duration
 	// MaxLifetime closes a connection that old when it is next idle.
 	// Zero: never.
@@ -82,8 +86,8 @@ type Options struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing each command. Zero: 3s.
 	WriteTimeout time.Duration
-	// PoolTimeout bounds waiting for a free connection when all PoolSize are
-	// busy. Zero: ReadTimeout + 1s.
+	// PoolTimeout bounds waiting for a connection when PoolSize are open or
+	// being dialed. Zero: ReadTimeout + 1s.
 	PoolTimeout time.Duration
 	// Protocol is the RESP version: 2 or 3. Zero: try RESP3 (HELLO 3) and
 	// fall back to AUTH and RESP2 on servers without HELLO.
