@@ -144,3 +144,34 @@ func TestClusterRoutingAddsNoAllocation(t *testing.T) {
 		t.Errorf("cluster Load allocates %v, single %v", clus, one)
 	}
 }
+
+// BenchmarkLoadRouting compares Load on one server with Load through the
+// cluster slot map: routing must add no allocation per command.
+func BenchmarkLoadRouting(b *testing.B) {
+	c := redistest.StartCluster(b, redistest.ClusterConfig{})
+	single := redistest.Start(b, redistest.Config{})
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"topology=single", Options{Addr: single.Addr}},
+		{"topology=cluster", Options{ClusterAddrs: c.Addrs()}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := NewRedisStore(tc.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Save(testSession("routing")); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Load("routing"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
