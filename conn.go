@@ -37,9 +37,10 @@ type conn struct {
 }
 
 // dial connects to addr and performs the handshake, all within DialTimeout
-// and the context.
-func dial(ctx context.Context, cfg *config, network, addr string) (*conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+// and the caller's context. Only the caller's context ending makes the error
+// a context error; DialTimeout striking is a network timeout.
+func dial(caller context.Context, cfg *config, network, addr string) (*conn, error) {
+	ctx, cancel := context.WithTimeout(caller, cfg.DialTimeout)
 	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, network, addr)
@@ -60,13 +61,12 @@ func dial(ctx context.Context, cfg *config, network, addr string) (*conn, error)
 		nc = tlsConn
 	}
 	c := newConn(nc, cfg)
-	if dl, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	dl, _ := ctx.Deadline() // always set: DialTimeout
+	nc.SetDeadline(dl)
+	stop := context.AfterFunc(caller, func() { nc.SetDeadline(aLongTimeAgo) })
 	err = c.handshake(cfg)
 	if !stop() && err != nil {
-		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+		err = fmt.Errorf("%w (%w)", caller.Err(), err)
 	}
 	if err != nil {
 		nc.Close()

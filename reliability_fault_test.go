@@ -122,7 +122,7 @@ func TestReliabilityCancelBetweenWriteAndRead(t *testing.T) {
 		return false
 	}})
 	const workers = 32
-	var mismatched, cancelled, slow, checked atomic.Int64
+	var mismatched, cancelled, slow, checked, checkErrors atomic.Int64
 	var maxLatency atomic.Int64
 	lat := make([][]time.Duration, workers)
 	var wg sync.WaitGroup
@@ -184,7 +184,13 @@ func TestReliabilityCancelBetweenWriteAndRead(t *testing.T) {
 					other := fmt.Sprintf("check%d", i%64)
 					got, err := s.Load(other)
 					checked.Add(1)
-					if err != nil || got.ID != other {
+					switch {
+					case err != nil:
+						checkErrors.Add(1)
+						if classifyErr(err) == "" {
+							t.Errorf("check Load: untyped error %v", err)
+						}
+					case got.ID != other:
 						mismatched.Add(1)
 					}
 				}
@@ -205,6 +211,7 @@ func TestReliabilityCancelBetweenWriteAndRead(t *testing.T) {
 	}
 	t.Logf("figure: %d mismatched replies; %d of %d calls cancelled between write and read returned context.Canceled, %d after more than 10ms (p50 %v, p99 %v, max %v) in %v; %d loads checked in between",
 		mismatched.Load(), cancelled.Load(), total, slow.Load(), p(0.5), p(0.99), time.Duration(maxLatency.Load()), time.Since(start).Round(time.Millisecond), checked.Load())
+	t.Logf("figure: %d of the check loads failed (typed errors)", checkErrors.Load())
 	if mismatched.Load() != 0 {
 		t.Errorf("%d replies reached the wrong caller", mismatched.Load())
 	}

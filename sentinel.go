@@ -21,7 +21,7 @@ const (
 	// watchInterval is how often a Sentinel store asks a sentinel for the
 	// master, so that it follows a failover in which the old master stays up
 	// and keeps accepting writes for a while (SENTINEL FAILOVER).
-	watchInterval = 250 * time.Millisecond
+	watchInterval = 100 * time.Millisecond
 )
 
 // sentinel is the master of a Sentinel group. It asks the sentinels (in
