@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sessionx-redis/redisstore/internal/benchkit"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -18,39 +18,11 @@ import (
 // when the server's process is known, the server's (srv-cpu-ns/op, from
 // /proc/<pid>/stat; 10 ms ticks, so only long runs give it meaning).
 
-// benchSession returns the realistic session of the benchmarks: six Data
-// entries, about 300 bytes of JSON (the same as the root's bench_test.go).
-func benchSession(id string) *session.Session {
-	t := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
-	return &session.Session{
-		ID: id,
-		Data: map[string]interface{}{
-			"user_id":  "u-84b2c1",
-			"name":     "Ada Lovelace",
-			"role":     "admin",
-			"score":    42.5,
-			"verified": true,
-			"prefs":    map[string]interface{}{"theme": "dark", "lang": "en-GB"},
-		},
-		CreatedAt: t,
-		UpdatedAt: t.Add(90 * time.Second),
-		RotatedAt: t,
-	}
-}
-
-// benchID is the ID of the sequential benchmarks' session.
-const benchID = "q1Jx7VbW3kR9mN2pL5sT8uY4zA6cE0gH"
-
 // spread is how many sessions the parallel benchmarks use; goroutine i
 // starts at session i and walks on.
 const spread = 64
 
-// parallelGoroutines is the least number of goroutines the parallel
-// benchmarks run, whatever -cpu is.
-const parallelGoroutines = 16
-
-// spreadID is the ID of the parallel benchmarks' session i.
-func spreadID(i int) string { return fmt.Sprintf("%s-%02d", benchID, i%spread) }
+func spreadID(i int) string { return fmt.Sprintf("%s-%02d", benchkit.ID, i%spread) }
 
 // forEachClient runs bench for every client as sub-benchmark client=<name>,
 // each with a store open on the server.
@@ -71,23 +43,22 @@ func forEachClient(b *testing.B, bench func(b *testing.B, s store)) {
 // sequential measures op, one call at a time.
 func sequential(b *testing.B, op func(ctx context.Context) error) {
 	ctx := context.Background()
-	m := startMeter(b, server.pid)
+	m := benchkit.Start(b, server.pid)
 	for b.Loop() {
 		if err := op(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
-	m.report(b)
+	m.Report(b)
 }
 
-// parallel measures op(i) from at least parallelGoroutines goroutines; i
+// parallel measures op(i) from at least benchkit.ParallelGoroutines goroutines; i
 // walks over the spread sessions from a start of each goroutine's own.
 func parallel(b *testing.B, op func(ctx context.Context, i int) error) {
 	ctx := context.Background()
-	procs := runtime.GOMAXPROCS(0)
-	b.SetParallelism((parallelGoroutines + procs - 1) / procs)
+	benchkit.SetParallelism(b)
 	var next atomic.Int64
-	m := startMeter(b, server.pid)
+	m := benchkit.Start(b, server.pid)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(1))
@@ -100,18 +71,18 @@ func parallel(b *testing.B, op func(ctx context.Context, i int) error) {
 		}
 	})
 	b.StopTimer()
-	m.report(b)
+	m.Report(b)
 }
 
 // seed saves the sequential benchmarks' session, the spread sessions and the
 // raw value.
 func seed(b *testing.B, s store) {
 	ctx := context.Background()
-	if err := s.Save(ctx, benchSession(benchID)); err != nil {
+	if err := s.Save(ctx, benchkit.Session(benchkit.ID)); err != nil {
 		b.Fatal(err)
 	}
 	for i := range spread {
-		if err := s.Save(ctx, benchSession(spreadID(i))); err != nil {
+		if err := s.Save(ctx, benchkit.Session(spreadID(i))); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -124,14 +95,14 @@ func BenchmarkLoad(b *testing.B) {
 	forEachClient(b, func(b *testing.B, s store) {
 		seed(b, s)
 		sequential(b, func(ctx context.Context) error {
-			_, err := s.Load(ctx, benchID)
+			_, err := s.Load(ctx, benchkit.ID)
 			return err
 		})
 	})
 }
 
 func BenchmarkSave(b *testing.B) {
-	sess := benchSession(benchID)
+	sess := benchkit.Session(benchkit.ID)
 	forEachClient(b, func(b *testing.B, s store) {
 		sequential(b, func(ctx context.Context) error { return s.Save(ctx, sess) })
 	})
@@ -141,7 +112,7 @@ func BenchmarkSave(b *testing.B) {
 // the same command and reply size every time.
 func BenchmarkDelete(b *testing.B) {
 	forEachClient(b, func(b *testing.B, s store) {
-		sequential(b, func(ctx context.Context) error { return s.Delete(ctx, "deleted-"+benchID[:8]) })
+		sequential(b, func(ctx context.Context) error { return s.Delete(ctx, "deleted-"+benchkit.ID[:8]) })
 	})
 }
 
@@ -178,7 +149,7 @@ func BenchmarkLoadParallel(b *testing.B) {
 func BenchmarkSaveParallel(b *testing.B) {
 	sessions := make([]*session.Session, spread)
 	for i := range sessions {
-		sessions[i] = benchSession(spreadID(i))
+		sessions[i] = benchkit.Session(spreadID(i))
 	}
 	forEachClient(b, func(b *testing.B, s store) {
 		parallel(b, func(ctx context.Context, i int) error { return s.Save(ctx, sessions[i%spread]) })
@@ -224,20 +195,20 @@ type plainSession struct {
 // BenchmarkJSONEncode measures encoding the session alone: with its own
 // MarshalJSON (what every store above uses) and by reflection.
 func BenchmarkJSONEncode(b *testing.B) {
-	sess := benchSession(benchID)
+	sess := benchkit.Session(benchkit.ID)
 	plain := (*plainSession)(sess)
 	for _, c := range []struct {
 		name string
 		v    any
 	}{{"session", sess}, {"reflect", plain}} {
 		b.Run("codec="+c.name, func(b *testing.B) {
-			m := startMeter(b, 0)
+			m := benchkit.Start(b, 0)
 			for b.Loop() {
 				if _, err := json.Marshal(c.v); err != nil {
 					b.Fatal(err)
 				}
 			}
-			m.report(b)
+			m.Report(b)
 		})
 	}
 }
@@ -245,7 +216,7 @@ func BenchmarkJSONEncode(b *testing.B) {
 // BenchmarkJSONDecode measures decoding the session alone, as
 // BenchmarkJSONEncode.
 func BenchmarkJSONDecode(b *testing.B) {
-	data, err := json.Marshal(benchSession(benchID))
+	data, err := json.Marshal(benchkit.Session(benchkit.ID))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -254,13 +225,13 @@ func BenchmarkJSONDecode(b *testing.B) {
 		v    func() any
 	}{{"session", func() any { return new(session.Session) }}, {"reflect", func() any { return new(plainSession) }}} {
 		b.Run("codec="+c.name, func(b *testing.B) {
-			m := startMeter(b, 0)
+			m := benchkit.Start(b, 0)
 			for b.Loop() {
 				if err := json.Unmarshal(data, c.v()); err != nil {
 					b.Fatal(err)
 				}
 			}
-			m.report(b)
+			m.Report(b)
 		})
 	}
 }

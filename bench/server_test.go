@@ -2,13 +2,11 @@ package bench
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -139,83 +137,4 @@ func ping(addr string) error {
 		return fmt.Errorf("bench: PING answered %q", line)
 	}
 	return nil
-}
-
-// meter measures the CPU time of this process and of the server between
-// startMeter and report.
-type meter struct {
-	pid       int // the server's process; 0: not measured
-	self, srv time.Duration
-}
-
-// startMeter reports b's allocations and starts measuring CPU time; pid is
-// the server's process or 0.
-func startMeter(b *testing.B, pid int) *meter {
-	b.ReportAllocs()
-	m := &meter{pid: pid, self: selfCPU(b)}
-	if pid != 0 {
-		srv, err := procCPU(pid)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.srv = srv
-	}
-	return m
-}
-
-// report adds cpu-ns/op (getrusage of this process, user + system) and,
-// when the server is measured, srv-cpu-ns/op to b's results. Call it after
-// the benchmark loop.
-func (m *meter) report(b *testing.B) {
-	if b.N == 0 {
-		return
-	}
-	n := float64(b.N)
-	b.ReportMetric(float64(selfCPU(b)-m.self)/n, "cpu-ns/op")
-	if m.pid != 0 {
-		srv, err := procCPU(m.pid)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(srv-m.srv)/n, "srv-cpu-ns/op")
-	}
-}
-
-// selfCPU returns the user and system CPU time of this process so far.
-func selfCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// clockTick is the unit of utime and stime in /proc/<pid>/stat: USER_HZ,
-// which Linux fixes at 100 per second for user space.
-const clockTick = 10 * time.Millisecond
-
-// procCPU returns the user and system CPU time of process pid so far, from
-// fields 14 and 15 of /proc/<pid>/stat (all of its threads).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, fmt.Errorf("bench: server CPU: %w", err)
-	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// fields are counted after its closing parenthesis, from field 3.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("bench: server CPU: malformed /proc stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("bench: server CPU: short /proc stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("bench: server CPU: %w", err)
-	}
-	return time.Duration(utime+stime) * clockTick, nil
 }
