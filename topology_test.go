@@ -166,3 +166,58 @@ func TestSentinelAndClusterOptions(t *testing.T) {
 		t.Errorf("String shows the sentinel password: %s", s)
 	}
 }
+
+// An ASK redirection sends ASKING and the command to the named node once,
+// and leaves the slot map alone: the next command goes to the owner again.
+func TestAskIsFollowedOnceWithoutChangingTheMap(t *testing.T) {
+	owner, importing := fault.Start(t, fault.Config{}), fault.Start(t, fault.Config{})
+	owner.Handle(fault.Rule{Command: "CLUSTER", Reply: slotsReply(t, owner.Addr())})
+	importing.Handle(fault.Rule{Command: "ASKING", Reply: "+OK\r\n"})
+	putSession(importing, "asked")
+	putSession(owner, "asked")
+	slot := keySlot(DefaultPrefix, "asked")
+	owner.Handle(fault.Rule{Command: "GET", Times: 1, Reply: fault.ErrorReply("ASK " + strconv.Itoa(slot) + " " + importing.Addr())})
+	s := openStore(t, Options{ClusterAddrs: []string{owner.Addr()}})
+
+	if _, err := s.Load("asked"); err != nil {
+		t.Fatalf("Load through ASK: %v", err)
+	}
+	if a, g := importing.Count("ASKING"), importing.Count("GET"); a != 1 || g != 1 {
+		t.Errorf("importing node saw ASKING %d, GET %d times; want 1 and 1", a, g)
+	}
+	if _, err := s.Load("asked"); err != nil {
+		t.Fatal(err)
+	}
+	if g := owner.Count("GET"); g != 2 {
+		t.Errorf("owner saw %d GETs, want 2: ASK must not move the slot", g)
+	}
+	if a := importing.Count("ASKING"); a != 1 {
+		t.Errorf("ASKING sent %d times, want once", a)
+	}
+}
+
+// A MOVED redirection points the slot at the named node at once: the
+// command is retried there and the next one goes there directly.
+func TestMovedRepointsTheSlot(t *testing.T) {
+	old, moved := fault.Start(t, fault.Config{}), fault.Start(t, fault.Config{})
+	old.Handle(fault.Rule{Command: "CLUSTER", Reply: slotsReply(t, old.Addr())})
+	moved.Handle(fault.Rule{Command: "CLUSTER", Reply: slotsReply(t, moved.Addr())})
+	putSession(moved, "moving")
+	s := openStore(t, Options{ClusterAddrs: []string{old.Addr()}})
+	// The slot moves: the old owner redirects, and every node's map says so.
+	old.ClearRules()
+	old.Handle(fault.Rule{Command: "CLUSTER", Reply: slotsReply(t, moved.Addr())})
+	old.Handle(fault.Rule{Command: "GET", Reply: fault.Moved(keySlot(DefaultPrefix, "moving"), moved.Addr())})
+
+	for i := range 3 {
+		if _, err := s.Load("moving"); err != nil {
+			t.Fatalf("Load %d: %v", i, err)
+		}
+	}
+	if g := old.Count("GET"); g != 1 {
+		t.Errorf("old owner saw %d GETs, want 1 (the one it redirected)", g)
+	}
+	if g := moved.Count("GET"); g != 3 {
+		t.Errorf("new owner saw %d GETs, want 3", g)
+	}
+}
