@@ -102,8 +102,8 @@ func (s *Store[S]) Delete(id string) error {
 	return s.DeleteContext(context.Background(), id)
 }
 
-// bufPool holds reply buffers for Load, so decoding happens after the
-// connection went back to its pool.
+// bufPool holds Load's reply buffers: the value is copied out of the
+// pipelined call, which is recycled at once, and decoded from here.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // LoadContext is Load within ctx.
