@@ -42,10 +42,16 @@ type conn struct {
 func dial(caller context.Context, cfg *config, network, addr string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(caller, cfg.DialTimeout)
 	defer cancel()
+	fail := func(stage string, err error) (*conn, error) {
+		if cerr := caller.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", cerr, err) // net reports it as an i/o timeout
+		}
+		return nil, fmt.Errorf("redisstore: %s %s: %w", stage, addr, err)
+	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: dial %s: %w", addr, err)
+		return fail("dial", err)
 	}
 	if cfg.TLSConfig != nil {
 		tc := cfg.TLSConfig
@@ -56,7 +62,7 @@ func dial(caller context.Context, cfg *config, network, addr string) (*conn, err
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
 			nc.Close()
-			return nil, fmt.Errorf("redisstore: TLS handshake with %s: %w", addr, err)
+			return fail("TLS handshake with", err)
 		}
 		nc = tlsConn
 	}
@@ -65,12 +71,12 @@ func dial(caller context.Context, cfg *config, network, addr string) (*conn, err
 	nc.SetDeadline(dl)
 	stop := context.AfterFunc(caller, func() { nc.SetDeadline(aLongTimeAgo) })
 	err = c.handshake(cfg)
-	if !stop() && err != nil {
-		err = fmt.Errorf("%w (%w)", caller.Err(), err)
+	if !stop() && err == nil {
+		err = caller.Err() // gave up as the handshake ended; the deadline was poked
 	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("redisstore: handshake with %s: %w", addr, redactReply(err, cfg.Password))
+		return fail("handshake with", redactReply(err, cfg.Password))
 	}
 	nc.SetDeadline(time.Time{})
 	return c, nil
