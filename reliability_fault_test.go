@@ -225,4 +225,3 @@ func TestReliabilityCancelBetweenWriteAndRead(t *testing.T) {
 		t.Errorf("%d calls returned more than 10ms after their cancel", slow.Load())
 	}
 }
-
