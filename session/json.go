@@ -428,18 +428,10 @@ func (s *Session) decodeFast(data []byte) bool {
 	d.skipSpace()
 	if !d.consume('}') {
 		for {
-			if !d.consume('"') {
-				return false
-			}
-			key, ok := d.stringBody()
+			key, ok := d.memberKey()
 			if !ok {
 				return false
 			}
-			d.skipSpace()
-			if !d.consume(':') {
-				return false
-			}
-			d.skipSpace()
 			field := sessionField(key)
 			switch {
 			case field == fieldUnknown:
@@ -585,18 +577,10 @@ func (d *jsonDecoder) objectBody(m map[string]interface{}, depth int) bool {
 		return true
 	}
 	for {
-		if !d.consume('"') {
-			return false
-		}
-		key, ok := d.stringBody()
+		key, ok := d.memberKey()
 		if !ok {
 			return false
 		}
-		d.skipSpace()
-		if !d.consume(':') {
-			return false
-		}
-		d.skipSpace()
 		v, ok := d.value(depth)
 		if !ok {
 			return false
@@ -611,6 +595,24 @@ func (d *jsonDecoder) objectBody(m map[string]interface{}, depth int) bool {
 		}
 		d.skipSpace()
 	}
+}
+
+// memberKey reads an object member's quoted key and the colon after it,
+// leaving the decoder at the member's value.
+func (d *jsonDecoder) memberKey() (string, bool) {
+	if !d.consume('"') {
+		return "", false
+	}
+	key, ok := d.stringBody()
+	if !ok {
+		return "", false
+	}
+	d.skipSpace()
+	if !d.consume(':') {
+		return "", false
+	}
+	d.skipSpace()
+	return key, true
 }
 
 // arrayBody decodes the elements of an array whose '[' is read; an empty
