@@ -52,14 +52,9 @@ func newCluster(ctx context.Context, cfg *config, log Logger, stats *counters) (
 	return c, nil
 }
 
-// nodeFor returns the master serving the slot of cmd's key; PING goes to
-// the master of slot 0.
-func (c *cluster) nodeFor(cmd *command) (*node, error) {
-	slot := 0
-	if cmd.kind != cmdPing {
-		slot = keySlot(cmd.prefix, cmd.id)
-	}
-	if n := c.slots[slot].Load(); n != nil {
+// nodeFor returns the master serving the slot of the key prefix+id.
+func (c *cluster) nodeFor(prefix, id string) (*node, error) {
+	if n := c.slots[keySlot(prefix, id)].Load(); n != nil {
 		return n, nil
 	}
 	return nil, errNoSlotOwner

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"encoding/json"
 
 	"github.com/sessionx-redis/redisstore/session"
@@ -9,19 +10,38 @@ import (
 // encode returns the JSON of sess. session.Session's own MarshalJSON is
 // called directly: through json.Marshal, encoding/json would validate and
 // copy its output again. Its output is byte-identical to encoding/json's.
+// A json.RawMessage that is valid JSON is stored as it is, without the
+// copy, compaction and HTML escaping json.Marshal would apply; a nil one
+// is null, as from json.Marshal.
 func encode[S any](sess *S) ([]byte, error) {
-	if s, ok := any(sess).(*session.Session); ok {
+	switch s := any(sess).(type) {
+	case *session.Session:
 		return s.MarshalJSON()
+	case *json.RawMessage:
+		if *s == nil {
+			return []byte("null"), nil
+		}
+		if json.Valid(*s) {
+			return *s, nil
+		}
 	}
 	return json.Marshal(sess)
 }
 
 // decode fills sess from JSON. session.Session's UnmarshalJSON is called
 // directly; it validates its input itself (and leaves anything unusual to
-// encoding/json), so it accepts exactly what json.Unmarshal accepts.
+// encoding/json), so it accepts exactly what json.Unmarshal accepts. A
+// json.RawMessage gets a copy of valid JSON without the white space around
+// it, as from json.Unmarshal, but without its second pass over the value.
 func decode[S any](b []byte, sess *S) error {
-	if s, ok := any(sess).(*session.Session); ok {
+	switch s := any(sess).(type) {
+	case *session.Session:
 		return s.UnmarshalJSON(b)
+	case *json.RawMessage:
+		if json.Valid(b) {
+			*s = append((*s)[:0], bytes.Trim(b, " \t\r\n")...)
+			return nil
+		}
 	}
-	return json.Unmarshal(b, sess)
+	return json.Unmarshal(b, sess) // the error encoding/json gives
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -188,5 +189,30 @@ func TestStoreAllocatesLittleBeyondJSON(t *testing.T) {
 	}
 	if load > jsonDecode+1 {
 		t.Errorf("Load allocates %.0f, json alone %.0f", load, jsonDecode)
+	}
+}
+
+// A Store[json.RawMessage] is the store without a codec's cost: a Load
+// allocates the value and its header, a Save and a Delete nothing.
+func TestStoreRawMessageAllocs(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	s, err := New(Options{Addr: srv.Addr}, func(*json.RawMessage) string { return "raw" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	value := json.RawMessage(`"` + strings.Repeat("x", 298) + `"`)
+	if err := s.Save(&value); err != nil {
+		t.Fatal(err)
+	}
+	save := testing.AllocsPerRun(200, func() { s.Save(&value) })
+	load := testing.AllocsPerRun(200, func() { s.Load("raw") })
+	del := testing.AllocsPerRun(200, func() { s.Delete("gone") })
+	t.Logf("figure: allocs per raw Save %.0f, per raw Load %.0f, per Delete %.0f", save, load, del)
+	if raceEnabled {
+		return
+	}
+	if save != 0 || del != 0 || load > 2 {
+		t.Errorf("allocs per raw Save %.0f, want 0; per Delete %.0f, want 0; per raw Load %.0f, want at most 2", save, del, load)
 	}
 }

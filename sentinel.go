@@ -73,7 +73,7 @@ func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) 
 	return s, nil
 }
 
-func (s *sentinel) nodeFor(*command) (*node, error) { return s.master.Load(), nil }
+func (s *sentinel) nodeFor(string, string) (*node, error) { return s.master.Load(), nil }
 
 func (s *sentinel) nodeAt(string) (*node, error) {
 	return nil, errors.New("redisstore: redirection from a Sentinel master (is it a Redis Cluster node? use ClusterAddrs)")

@@ -17,7 +17,9 @@ import (
 const MaxIDLength = 256
 
 // Store persists sessions of type S as JSON under Prefix+ID with a TTL.
-// It is safe for concurrent use. Its method set meets sessionx's Store
+// It is safe for concurrent use. A Store[json.RawMessage] stores values
+// that are already JSON as they are (after checking them with json.Valid)
+// and loads them without decoding. Its method set meets sessionx's Store
 // interface when S is sessionx's Session, without importing sessionx.
 type Store[S any] struct {
 	cfg    *config
@@ -199,7 +201,7 @@ func (s *Store[S]) do(ctx context.Context, cmd *command) error {
 		return ErrClosed
 	}
 	s.stats.commands.Add(1)
-	n, err := s.topo.nodeFor(cmd)
+	n, err := s.topo.nodeFor(cmd.prefix, cmd.id)
 	if err == nil {
 		if err = n.do(ctx, cmd); err == nil {
 			return nil
@@ -276,7 +278,7 @@ func (s *Store[S]) retry(ctx context.Context, cmd *command, n *node, err error) 
 			return s.fail(cmd, n, err)
 		}
 		backoff = min(2*backoff, maxBackoff)
-		next, nerr := s.topo.nodeFor(cmd)
+		next, nerr := s.topo.nodeFor(cmd.prefix, cmd.id)
 		if nerr != nil {
 			err = nerr
 			continue

@@ -16,8 +16,10 @@ import (
 // command there, and calls its hooks when the reply says the topology
 // changed. Its methods are safe for concurrent use.
 type topology interface {
-	// nodeFor returns the node to send cmd to. It must not allocate.
-	nodeFor(cmd *command) (*node, error)
+	// nodeFor returns the node that serves the key prefix+id (PING's empty
+	// key is slot 0's). It must not allocate. It takes the key, not the
+	// command, so that a command on the caller's stack stays there.
+	nodeFor(prefix, id string) (*node, error)
 	// nodeAt returns the node at addr, for a MOVED or ASK redirection; the
 	// single and sentinel topologies do not follow redirections.
 	nodeAt(addr string) (*node, error)
@@ -40,7 +42,7 @@ type topology interface {
 // single is one server: the behaviour of Options.Addr and Options.URL.
 type single struct{ n *node }
 
-func (s single) nodeFor(*command) (*node, error) { return s.n, nil }
+func (s single) nodeFor(string, string) (*node, error) { return s.n, nil }
 
 func (s single) nodeAt(string) (*node, error) {
 	return nil, errors.New("redisstore: redirection from a single server (is it a Redis Cluster node? use ClusterAddrs)")

@@ -73,8 +73,8 @@ func poolSize() int { return 10 * runtime.GOMAXPROCS(0) }
 
 // redisstoreStore is redisstore through its public API only. Redisstore has
 // no raw command API, so its raw GET and SET go through a
-// Store[json.RawMessage] whose key is rawKey: they include encoding/json's
-// validation and copy of the 300 bytes.
+// Store[json.RawMessage] whose key is rawKey: they include json.Valid's
+// check of the 300 bytes, and Get the copy it returns.
 type redisstoreStore struct {
 	s   *redisstore.RedisStore
 	raw *redisstore.Store[json.RawMessage]
