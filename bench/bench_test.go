@@ -112,7 +112,8 @@ func BenchmarkSave(b *testing.B) {
 // the same command and reply size every time.
 func BenchmarkDelete(b *testing.B) {
 	forEachClient(b, func(b *testing.B, s store) {
-		sequential(b, func(ctx context.Context) error { return s.Delete(ctx, "deleted-"+benchkit.ID[:8]) })
+		id := "deleted-" + benchkit.ID[:8]
+		sequential(b, func(ctx context.Context) error { return s.Delete(ctx, id) })
 	})
 }
 

@@ -105,15 +105,15 @@ if [ "${BENCH_SKIP_SIZES:-}" != "1" ]; then
 	echo "## Binary size of a net/http server saving and loading one session per request (-ldflags='-s -w')"
 	echo
 	declare -A size
-	for s in nostore redisstore goredis; do
+	for s in nostore nostorejson redisstore goredis; do
 		(cd bench && go build -ldflags='-s -w' -o "$out/size-$s" "./cmd/sizes/$s")
 		size[$s]=$(stat -c %s "$out/size-$s")
 	done
 	base=${size[nostore]}
-	printf '%-11s %12s %12s\n' server bytes "vs nostore"
-	for s in nostore redisstore goredis; do
+	printf '%-12s %12s %12s\n' server bytes "vs nostore"
+	for s in nostore nostorejson redisstore goredis; do
 		awk -v n="$s" -v b="${size[$s]}" -v base="$base" \
-			'BEGIN { printf "%-11s %12d %+12d (%+.2f MB)\n", n, b, b - base, (b - base) / 1e6 }'
+			'BEGIN { printf "%-12s %12d %+12d (%+.2f MB)\n", n, b, b - base, (b - base) / 1e6 }'
 	done
 fi
 echo
