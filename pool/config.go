@@ -25,6 +25,8 @@ type Config[T any] struct {
 	// Check, when not nil, verifies an idle resource before Get hands it
 	// out, if it has been idle longer than CheckAfter. A resource that
 	// fails its check is closed and Get moves on. Get passes its context.
+	// When Check (or Dial) panics, Get frees the slot before the panic
+	// goes on to its caller.
 	Check func(ctx context.Context, v T) error
 
 	// CheckAfter is how long a resource must have been idle before Check

@@ -101,19 +101,12 @@ func (p *Pool[T]) Get(ctx context.Context) (*Resource[T], error) {
 			return r, nil
 		}
 		p.mu.Unlock()
-		err := p.cfg.Check(ctx, r.value)
-		p.mu.Lock()
-		if err == nil {
+		if p.check(ctx, r) {
+			p.mu.Lock()
 			p.stats.Hits++
 			p.mu.Unlock()
 			return r, nil
 		}
-		p.stats.ClosedHealth++
-		r.inUse = false
-		p.numInUse--
-		p.numClosing++
-		p.mu.Unlock()
-		p.discard(r)
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pool: get: %w", err)
 		}
@@ -227,6 +220,24 @@ func (p *Pool[T]) giveUp(w *waiter[T], start time.Time, counter *uint64) time.Du
 		p.discard(toClose)
 	}
 	return waited.Round(time.Millisecond)
+}
+
+// check runs Config.Check on r, which Get holds as in use, and reports
+// whether r passed. A resource that fails, or whose Check panics, is closed
+// and its slot freed (before the panic goes on).
+func (p *Pool[T]) check(ctx context.Context, r *Resource[T]) (passed bool) {
+	defer func() {
+		if !passed {
+			p.mu.Lock()
+			p.stats.ClosedHealth++
+			r.inUse = false
+			p.numInUse--
+			p.numClosing++
+			p.mu.Unlock()
+			p.discard(r)
+		}
+	}()
+	return p.cfg.Check(ctx, r.value) == nil
 }
 
 // dial opens a resource into a slot the caller already holds (counted in

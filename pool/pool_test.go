@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -511,4 +512,40 @@ func TestGetAndPutAllocateNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("Get+Put allocates %v times, want 0", allocs)
 	}
+}
+
+// A Dial or Check that panics loses no slot: the panic goes on to the
+// caller, the slot (and the resource under Check, closed) is freed, and
+// MaxOpen resources are still obtainable.
+func TestPanickingDialAndCheckLeakNoSlot(t *testing.T) {
+	clock := useFakeClock(t)
+	f := &fakeDialer{}
+	var panicNext atomic.Bool
+	cfg := Config[*fakeConn]{MaxOpen: 2, Check: func(ctx context.Context, c *fakeConn) error {
+		if panicNext.Load() {
+			panic("check")
+		}
+		return f.check(ctx, c)
+	}}
+	p := newTestPool(t, f, cfg)
+	dial := p.cfg.Dial
+	p.cfg.Dial = func(context.Context) (*fakeConn, error) { panic("dial") }
+	mustPanic(t, "Get with a panicking Dial", func() { p.Get(context.Background()) })
+	p.cfg.Dial = dial
+	if s := p.Stats(); s.Open != 0 {
+		t.Fatalf("after a panicking Dial: stats %+v", s)
+	}
+
+	a := mustGet(t, p)
+	p.Put(a, true)
+	clock.Advance(2 * time.Minute)
+	panicNext.Store(true)
+	mustPanic(t, "Get with a panicking Check", func() { p.Get(context.Background()) })
+	panicNext.Store(false)
+	if s := p.Stats(); s.Open != 0 || s.InUse != 0 || s.ClosedHealth != 1 || !a.Value().closed.Load() {
+		t.Fatalf("after a panicking Check: stats %+v, resource closed %v", s, a.Value().closed.Load())
+	}
+	b, c := mustGet(t, p), mustGet(t, p)
+	p.Put(b, true)
+	p.Put(c, true)
 }
