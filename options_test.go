@@ -48,6 +48,9 @@ func TestNewConfigRejectsNonsense(t *testing.T) {
 		{"unknown option", Options{URL: "redis://h:1?pool_sise=3"}, `unknown option "pool_sise"`},
 		{"bad option value", Options{URL: "redis://h:1?dial_timeout=soon"}, "dial_timeout"},
 		{"unix without path", Options{URL: "unix://"}, "no socket path"},
+		{"unescaped '/' in a password", Options{URL: "redis://u:12/pw@h:1"}, "percent-encode"},
+		{"fragment", Options{URL: "redis://h:1#x"}, "percent-encode"},
+		{"';' in the query", Options{URL: "redis-sentinel://h:1?master_name=m&sentinel_password=a;b"}, "bad query"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := newConfig(tc.opts)
@@ -133,13 +136,23 @@ func TestPasswordNeverPrinted(t *testing.T) {
 		"redis://u:" + marker + "@h:0",
 		"redis://u:" + marker + "/x@h:1",
 		"redis://" + marker + "\x7f@h",
+		// A password starting with digits and holding an unescaped '/',
+		// '?' or '#' parses as a port: url.Parse sees no user information.
+		"redis://:6379/" + marker + "@h:6379",
+		"redis://default:1234?" + marker + "@h",
+		"redis://default:12#" + marker + "@h",
+		// Sentinel passwords in the query, of URLs that parse or not.
+		"redis-sentinel://[::1]:26379,[::1]:26380?master_name=m&sentinel_password=" + marker,
+		"redis-sentinel://h:1?master_name=m&sentinel_password=" + marker + ";x",
+		"redis://h:1?password=" + marker,
 	} {
 		_, err := newConfig(Options{URL: bad})
 		if err == nil {
 			t.Errorf("URL %q accepted", bad)
 			continue
 		}
-		outputs = append(outputs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err))
+		o := Options{URL: bad}
+		outputs = append(outputs, err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err), o.String(), fmt.Sprintf("%#v", o))
 	}
 	for _, out := range outputs {
 		if strings.Contains(out, marker) || strings.Contains(out, "MARKER") {

@@ -125,13 +125,22 @@ func classify(err error) errorClass {
 	return classTopology // a dial or connection failure
 }
 
-// redirectAddr returns the address a MOVED or ASK reply names, with the
-// host of the node that sent it when the reply leaves the host out.
+// redirectAddr returns the address a MOVED or ASK reply names as a dialable
+// host:port. Redis writes IPv6 hosts without brackets ("::1:7000"), and
+// leaves the host out (":7000") when it does not know its own: then the
+// host is that of the node that sent the reply.
 func redirectAddr(addr string, from *node) string {
-	if strings.HasPrefix(addr, ":") {
-		if host, _, err := net.SplitHostPort(from.addr); err == nil {
-			return net.JoinHostPort(host, addr[1:])
-		}
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return addr
 	}
-	return addr
+	host, port := strings.Trim(addr[:i], "[]"), addr[i+1:]
+	if host == "" {
+		h, _, err := net.SplitHostPort(from.addr)
+		if err != nil {
+			return addr
+		}
+		host = h
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -20,6 +20,11 @@ func (c *config) applyURL(raw string) error {
 		// message is left out.
 		return fmt.Errorf("redisstore: invalid URL %s: want redis://[user[:password]@]host[:port][/db]", redactURL(raw))
 	}
+	if strings.Contains(raw, "#") || (u.User == nil && userinfoOf(raw) != "") {
+		// A password with an unescaped '/', '?' or '#' would otherwise be
+		// read as a port, path, query or fragment, and quoted in errors.
+		return fmt.Errorf("redisstore: invalid URL %s: percent-encode '/', '?', '#' and '@' in a password (and '#' and '@' anywhere)", redactURL(raw))
+	}
 	if u.User != nil {
 		if name := u.User.Username(); name != "" {
 			c.Username = name
@@ -84,7 +89,12 @@ func (c *config) applyURL(raw string) error {
 	default:
 		return fmt.Errorf("redisstore: invalid URL %s: unknown scheme %q (want redis, rediss, unix, redis-sentinel or redis-cluster)", redactURL(raw), u.Scheme)
 	}
-	return c.applyQuery(u.Query(), raw)
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// A ';' or bad escape: url.Query would drop the pair silently.
+		return fmt.Errorf("redisstore: invalid URL %s: bad query (escape ';' and '%%' in values)", redactURL(raw))
+	}
+	return c.applyQuery(q, raw)
 }
 
 // applyQuery sets the options named in a URL's query.
@@ -165,22 +175,28 @@ func parseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// redactURL returns raw with any user information replaced, for messages.
+// redactURL returns raw with its user information and the value of every
+// query option whose name ends in "password" replaced, for messages. It
+// works on the text, not on what url.Parse makes of it: a password with an
+// unescaped '/', '?' or '#' may parse as a port, a path or a query.
 func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	if u, err := url.Parse(raw); err == nil {
-		if u.User != nil {
-			u.User = url.User("xxxxx")
+	s := scrubUserinfo(raw)
+	var b strings.Builder
+	for {
+		i := strings.Index(strings.ToLower(s), "password=")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
 		}
-		if q := u.Query(); q.Has("sentinel_password") {
-			q.Set("sentinel_password", "xxxxx")
-			u.RawQuery = q.Encode()
+		b.WriteString(s[:i+len("password=")])
+		b.WriteString("xxxxx")
+		s = s[i+len("password="):]
+		if j := strings.IndexAny(s, "&#"); j >= 0 {
+			s = s[j:]
+		} else {
+			s = ""
 		}
-		return u.String()
 	}
-	return scrubUserinfo(raw)
 }
 
 // userinfoOf is the text between "scheme://" and the last "@" of the

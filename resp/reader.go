@@ -15,7 +15,7 @@ const (
 	defaultMaxElements = 1 << 20
 	defaultMaxDepth    = 64
 	maxDepthCap        = 1000      // deeper recursion would risk the goroutine stack
-	maxElementsCap     = 1<<31 - 1 // keeps 2*n for maps inside an int on every platform
+	maxElementsCap     = 1<<30 - 1 // keeps 2*n for maps inside a 32-bit int
 	growChunk          = 64 << 10  // a bulk body grows by at most this beyond what arrived
 	preallocElems      = 32        // an aggregate preallocates at most this many elements
 	keepScratch        = 64 << 10  // scratch buffers larger than this are dropped after a call
@@ -31,7 +31,7 @@ type Limits struct {
 	MaxBulkLen int64
 	// MaxElements is the largest declared element count of one array, set or push, or
 	// pair count of one map or attribute; it also bounds the attribute pairs gathered
-	// before one value. The default is 1<<20 (1,048,576); values above 1<<31-1 are
+	// before one value. The default is 1<<20 (1,048,576); values above 1<<30-1 are
 	// lowered to it.
 	MaxElements int64
 	// MaxDepth is the deepest nesting of aggregates accepted; a top-level array is at

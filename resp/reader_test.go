@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"math"
@@ -531,5 +532,17 @@ func TestResetReadsAnotherStream(t *testing.T) {
 	var pe *ProtocolError
 	if _, err := r.ReadValue(); !errors.As(err, &pe) {
 		t.Fatalf("Reset lost the depth limit: %v", err)
+	}
+}
+
+// A map's element count, twice its declared pair count, fits in an int on
+// 32-bit platforms too, whatever MaxElements is set to.
+func TestMaxElementsCapFitsMapsIn32Bits(t *testing.T) {
+	if 2*maxElementsCap > math.MaxInt32 {
+		t.Fatalf("2*maxElementsCap = %d overflows int32", 2*maxElementsCap)
+	}
+	r := NewReader(bufio.NewReader(strings.NewReader("%1073741824\r\n")), Limits{MaxElements: 1<<31 - 1})
+	if _, err := r.ReadValue(); !errors.As(err, new(*ProtocolError)) {
+		t.Fatalf("map of 1<<30 pairs then EOF: %v, want a protocol error", err)
 	}
 }
