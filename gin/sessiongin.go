@@ -22,6 +22,7 @@ const ContextKey = "sessionx"
 func SessionMiddleware(m *session.Manager) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		orig := c.Writer
+		defer func() { c.Writer = orig }() // also when a handler panics: Recovery must not save through the session writer
 		origReq := c.Request
 		ran := false
 		chain := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +33,6 @@ func SessionMiddleware(m *session.Manager) gin.HandlerFunc {
 			c.Next()
 		})
 		m.Middleware(chain).ServeHTTP(orig, c.Request)
-		c.Writer = orig
 		if !ran {
 			c.Request = origReq
 			c.Abort()

@@ -349,3 +349,30 @@ func TestHijack(t *testing.T) {
 		t.Errorf("store holds %d sessions after the hijack, want 1", n)
 	}
 }
+
+// A handler that changes the session and panics saves nothing, as under the
+// net/http middleware, also when Recovery (before the session middleware,
+// gin.Default's order) answers 500 through c.Writer.
+func TestPanickingHandlerSavesNothingUnderRecovery(t *testing.T) {
+	store := newMemStore()
+	m, err := session.NewManager(session.DevConfig(testKey, session.WithStore(store)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}))
+	r.Use(SessionMiddleware(m))
+	r.GET("/", func(c *gin.Context) {
+		Get(c).Data["user"] = "half-done"
+		panic("boom")
+	})
+	rec := do(r, http.MethodGet, "/", nil)
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", rec.Code)
+	}
+	if c := sessionCookie(rec); c != nil {
+		t.Fatalf("the session of a panicking handler was saved (cookie %s)", c.Value)
+	}
+}

@@ -45,12 +45,11 @@ type instance struct {
 // start connects to Redis (or starts miniredis), opens the listeners and
 // builds the instances; serve then serves them. On error everything
 // started is stopped again.
-func start(cfg config, logger *log.Logger) (d *demo, err error) {
-	d = &demo{logger: logger}
+func start(cfg config, logger *log.Logger) (_ *demo, err error) {
+	d := &demo{logger: logger}
 	defer func() {
 		if err != nil {
 			d.shutdown(context.Background())
-			d = nil
 		}
 	}()
 	opts := redisstore.Options{URL: cfg.redisURL}

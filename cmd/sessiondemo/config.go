@@ -41,7 +41,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if cfg.redisURL != "" {
 		if _, err := url.Parse(cfg.redisURL); err != nil {
-			return config{}, fmt.Errorf("-redis: %w", err)
+			// url.Error quotes the whole URL, password included.
+			return config{}, errors.New("-redis: malformed URL (percent-encode special characters in the password)")
 		}
 	}
 	switch keyHex {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"log"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,25 @@ func TestRedactedURL(t *testing.T) {
 	got := redactedURL("redis://user:s3cret@host:6379/0")
 	if strings.Contains(got, "s3cret") {
 		t.Errorf("password in %q", got)
+	}
+}
+
+// A malformed -redis URL is reported without quoting it: it may hold a
+// password.
+func TestBadRedisURLErrorHidesThePassword(t *testing.T) {
+	for _, raw := range []string{"redis://:hunter2%zz@localhost:6379/0", "redis://user:hunter2@local host:6379"} {
+		_, err := parseConfig([]string{"-redis", raw}, func(string) string { return "" }, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("parseConfig(-redis %q) = %v; want an error without the password", raw, err)
+		}
+	}
+}
+
+// A start that fails returns its error (and stops what it started) instead
+// of panicking in its cleanup.
+func TestStartFailureReturnsTheError(t *testing.T) {
+	cfg := config{addr: "127.0.0.1:notaport", instances: 1, key: make([]byte, 32)}
+	if d, err := start(cfg, log.New(io.Discard, "", 0)); err == nil || d != nil {
+		t.Fatalf("start with a bad -addr = %v, %v; want nil and an error", d, err)
 	}
 }
