@@ -84,10 +84,28 @@ func setCookie(h http.Header, c *http.Cookie) {
 		}
 	}
 	h["Set-Cookie"] = append(kept, line)
-	if !headerHas(h, "Cache-Control", cacheControlSetCookie) {
+	guardCaching(h, c.Name)
+}
+
+// guardCaching makes h say that the response depends on the session: it
+// varies on Cookie and, when it sets the cookie name, shared caches may not
+// store its Set-Cookie. The middleware calls it again as the response
+// starts, after handlers may have replaced Vary or Cache-Control.
+func guardCaching(h http.Header, name string) {
+	addVary(h)
+	if setsCookie(h, name) && !headerHas(h, "Cache-Control", cacheControlSetCookie) {
 		h.Add("Cache-Control", cacheControlSetCookie)
 	}
-	addVary(h)
+}
+
+// setsCookie reports whether h sets the cookie name.
+func setsCookie(h http.Header, name string) bool {
+	for _, v := range h["Set-Cookie"] {
+		if n, _, _ := strings.Cut(v, "="); strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // addVary adds "Vary: Cookie" unless the response already varies on it:

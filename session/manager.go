@@ -61,7 +61,14 @@ func NewManager(cfg Config) (*Manager, error) {
 // A store failure is not a fresh session: Load returns a nil session and an
 // error wrapping the store's error, so an outage does not log everyone out
 // or overwrite their data. Load passes r's context to a ContextStore.
+//
+// Inside this manager's Middleware, Load returns the session the middleware
+// loaded (the one Get returns), so that the handler and the middleware save
+// one session, not two.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
+	if sess := Get(r); sess != nil && m.sessions.lookup(sess) != nil {
+		return sess, nil
+	}
 	ctx := r.Context()
 	now := nowFunc()
 	sess, err := m.loadCookie(ctx, r)
@@ -201,8 +208,31 @@ func (m *Manager) Save(w http.ResponseWriter, sess *Session) error {
 }
 
 // SaveContext is Save with a context passed to a ContextStore or TTLStore.
+//
+// Through the middleware's writer after the response started, a cookie can
+// no longer be set: Save then writes the session only if the client's
+// cookie already names it, as the middleware does, and a rotation waits for
+// a later response (the old ID stays valid).
 func (m *Manager) SaveContext(ctx context.Context, w http.ResponseWriter, sess *Session) error {
+	if responseStarted(w) {
+		return m.save(ctx, nil, sess)
+	}
 	return m.save(ctx, w.Header(), sess)
+}
+
+// responseStarted reports whether w is, or wraps, the middleware's writer
+// of a response that has started.
+func responseStarted(w http.ResponseWriter) bool {
+	for {
+		if sw, ok := w.(*sessionWriter); ok {
+			return sw.committed
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
 }
 
 // save implements Save. A nil h means the response has started: a session

@@ -36,7 +36,9 @@ func Get(r *http.Request) *Session {
 // If the store fails on Load, the error handler answers (503 by default),
 // next is not called and the cookie is left alone. If the save (or the
 // delete of a rotated ID) fails before the response started, the error
-// handler answers instead of next's response, whose later writes fail.
+// handler answers instead of next's response, whose later writes fail; the
+// headers next set are dropped and the answer carries Cache-Control:
+// no-store.
 // Changes made after the response started reach the store only when the
 // client's cookie already names the session; errors then go to the error
 // handler with a writer that discards the answer (the status is gone).
@@ -78,7 +80,9 @@ type sessionWriter struct {
 func (w *sessionWriter) commit() error {
 	if !w.committed {
 		w.committed = true
-		w.err = w.m.save(w.r.Context(), w.ResponseWriter.Header(), w.sess)
+		h := w.ResponseWriter.Header()
+		w.err = w.m.save(w.r.Context(), h, w.sess)
+		guardCaching(h, w.m.cfg.CookieName)
 	}
 	return w.err
 }
@@ -92,6 +96,12 @@ func (w *sessionWriter) start() bool {
 	}
 	if !w.answered {
 		w.answered = true
+		// The headers next set (caching, Location, Content-Encoding...)
+		// belong to the response the error replaces.
+		h := w.ResponseWriter.Header()
+		clear(h)
+		addVary(h)
+		h.Set("Cache-Control", "no-store")
 		w.m.HandleError(w.ResponseWriter, w.r, err)
 	}
 	return false

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestResponseControllerFlushThroughWrapper(t *testing.T) {
@@ -239,3 +240,123 @@ func TestHijackErrorWhenSaveFails(t *testing.T) {
 type hijackable struct{ *httptest.ResponseRecorder }
 
 func (hijackable) Hijack() (c netConn, rw *bufio.ReadWriter, err error) { return nil, nil, nil }
+
+// An explicit Save with a rotation after the body started cannot set the
+// new cookie: the old ID must stay valid (it was deleted, logging the user
+// out).
+func TestSaveAfterTheResponseStartedKeepsTheClientsSession(t *testing.T) {
+	store := newMemStore()
+	m := newTestManager(t, WithStore(store))
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := Get(r)
+		if r.URL.Path == "/login" {
+			sess.Data["user"] = "alice"
+			fmt.Fprint(w, "ok")
+			return
+		}
+		fmt.Fprint(w, "streaming...") // response started
+		m.Rotate(sess)
+		if err := m.Save(w, sess); err != nil {
+			t.Errorf("Save: %v", err)
+		}
+	}))
+	c := sessionCookie(serve(h, "/login"))
+	rec := serve(h, "/rotate", c)
+	if nc := sessionCookie(rec); nc == nil && !store.has(c.Value) {
+		t.Fatalf("old ID %s deleted but no new cookie reached the client: user logged out", c.Value)
+	}
+}
+
+// A handler replacing Vary does not drop the Vary: Cookie every response
+// carries.
+func TestVaryCookieSurvivesAHandlerSettingVary(t *testing.T) {
+	m := newTestManager(t, WithStore(newMemStore()))
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Accept-Encoding")
+		fmt.Fprint(w, "hello ", Get(r).Data["user"])
+	}))
+	rec := serve(h, "/")
+	if !headerHas(rec.Result().Header, "Vary", "Cookie") {
+		t.Fatalf("Vary = %q, want it to include Cookie", rec.Result().Header.Values("Vary"))
+	}
+}
+
+// An explicit Save, then a handler setting its caching policy: the
+// response that sets the cookie still says no-cache="Set-Cookie".
+func TestSetCookieKeepsNoCacheAfterAHandlerSetsCacheControl(t *testing.T) {
+	m := newTestManager(t, WithStore(newMemStore()))
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := Get(r)
+		sess.Data["csrf"] = "x"
+		if err := m.Save(w, sess); err != nil {
+			t.Fatal(err)
+		}
+		w.Header().Set("Cache-Control", "public, max-age=600")
+		fmt.Fprint(w, "page")
+	}))
+	rec := serve(h, "/")
+	res := rec.Result()
+	if sessionCookie(rec) != nil && !headerHas(res.Header, "Cache-Control", cacheControlSetCookie) {
+		t.Fatalf("Set-Cookie sent with Cache-Control %q", res.Header.Values("Cache-Control"))
+	}
+}
+
+// The 503 that replaces next's response does not carry next's headers.
+func TestErrorResponseDropsTheHandlersHeaders(t *testing.T) {
+	store := newMemStore()
+	m := newTestManager(t, WithStore(store))
+	store.saveErr = errors.New("redis down")
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Get(r).Data["k"] = "v"
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Location", "/next")
+		w.WriteHeader(http.StatusFound)
+	}))
+	rec := serve(h, "/")
+	res := rec.Result()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	for _, k := range []string{"Content-Encoding", "Location"} {
+		if v := res.Header.Get(k); v != "" {
+			t.Errorf("503 error response carries handler's %s: %q", k, v)
+		}
+	}
+	if cc := res.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "no-store" || !headerHas(res.Header, "Vary", "Cookie") {
+		t.Errorf("503 error response: Cache-Control %q, Vary %q; want no-store and Cookie", cc, res.Header.Values("Vary"))
+	}
+}
+
+// sessionx-style code calling Load inside the middleware when rotation is
+// due gets the middleware's session: one new ID, holding the handler's
+// changes (they were saved under a second ID the client never got).
+func TestLoadInsideTheMiddlewareReturnsItsSession(t *testing.T) {
+	clock := useFakeClock(t)
+	store := newMemStore()
+	m := newTestManager(t, WithStore(store), WithRotationInterval(time.Minute))
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := m.Load(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess.Data[r.URL.Query().Get("k")] = "v"
+		if err := m.Save(w, sess); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	c := sessionCookie(serve(h, "/?k=a"))
+	clock.Advance(2 * time.Minute)
+	c2 := sessionCookie(serve(h, "/?k=b", c))
+	if c2 == nil {
+		t.Fatal("no cookie")
+	}
+	got, err := store.Load(c2.Value)
+	if err != nil {
+		t.Fatalf("client's new cookie %s loads nothing: %v", c2.Value, err)
+	}
+	if got.Data["b"] != "v" {
+		t.Fatalf("handler's saved change lost: client's session has %v", got.Data)
+	}
+}
