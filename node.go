@@ -19,8 +19,9 @@ type node struct {
 	log   Logger
 	stats *counters // the store's
 
-	slots []pipeSlot    // fixed at New
-	next  atomic.Uint32 // round robin over slots
+	slots  []pipeSlot    // fixed at New
+	next   atomic.Uint32 // round robin over slots
+	closed atomic.Bool   // set by close: no more pipes are dialed
 }
 
 // pipeSlot holds one pipe of a node and redials it when it fails.
@@ -71,6 +72,7 @@ func newNode(cfg *config, network, addr string, log Logger, stats *counters) (*n
 
 // close ends every pipe (after the calls in flight) and the pool.
 func (n *node) close() error {
+	n.closed.Store(true) // before the slots: pipe checks it under each slot's mu
 	for i := range n.slots {
 		s := &n.slots[i]
 		s.mu.Lock()
@@ -170,6 +172,12 @@ func (n *node) pipe(ctx context.Context) (*pipe, error) {
 				return nil, err // the dial we waited for failed: so would ours
 			}
 			continue
+		}
+		if n.closed.Load() {
+			// A caller past Store.do's check (in a retry's backoff, say)
+			// must not dial a pipe that would outlive Close.
+			s.mu.Unlock()
+			return nil, ErrClosed
 		}
 		wait := make(chan struct{})
 		s.dialing = wait

@@ -149,7 +149,8 @@ func (p *pipe) send(cmd *command) (*call, error) {
 // it. It is called with p.mu held and p.writing set, and returns with p.mu
 // released and p.writing cleared.
 func (p *pipe) flushLocked() {
-	for len(p.wbuf) > 0 && p.err == nil {
+	// A closing pipe still writes what its calls in flight appended.
+	for len(p.wbuf) > 0 && (p.err == nil || p.err == errPipeClosing) {
 		buf := p.wbuf
 		p.wbuf = p.spare
 		p.mu.Unlock()
@@ -194,7 +195,7 @@ func (p *pipe) readLoop() {
 		// a connection the server closed is noticed before anyone uses it.
 		_, err := p.c.br.Peek(1)
 		p.mu.Lock()
-		if err != nil && isTimeout(err) && p.err == nil {
+		if err != nil && isTimeout(err) && (p.err == nil || p.err == errPipeClosing) {
 			now := time.Now()
 			if p.head < len(p.queue) {
 				if due := p.queue[p.head].due; now.Before(due) {
@@ -220,6 +221,12 @@ func (p *pipe) readLoop() {
 			return
 		}
 		cl := p.queue[p.head]
+		if p.armed.Before(cl.due) && time.Until(p.armed) < p.readTimeout/2 {
+			// A deadline left from an earlier call must not strike in the
+			// middle of this reply; far-off ones are left alone, so a busy
+			// pipe rarely pays for the system call.
+			p.armLocked(cl.due)
+		}
 		p.mu.Unlock()
 
 		err = cl.cmd.readReply(p.c.rd)
