@@ -18,16 +18,24 @@ for m in "${modules[@]}"; do
 	(cd "$m" && go vet ./...)
 done
 
+# logged <filter> <command...> runs the command, appends its output to the
+# log, shows the lines matching filter, and returns the command's status
+# (pipefail: the filter finding nothing is not a failure, the command's is).
+logged() {
+	local filter=$1
+	shift
+	"$@" 2>&1 | tee -a "$log" | { grep -E "$filter" || true; }
+}
+
 status=0
 for m in "${modules[@]}"; do
 	echo "== go test -race ($m)"
-	(cd "$m" && go test -race -count=1 -timeout 12m -v ./... 2>&1) | tee -a "$log" | grep -E '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' || true
-	[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+	logged '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' \
+		go -C "$m" test -race -count=1 -timeout 12m -v ./... || status=1
 done
 
 echo "== allocation tests without -race (the race detector's sync.Pool drops items at random)"
-(go test -count=1 -run 'Alloc' ./... 2>&1) | tee -a "$log" | grep -E '^(ok|FAIL|---)|_test.go:[0-9]+:' || true
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+logged '^(ok|FAIL|---)|_test.go:[0-9]+:' go test -count=1 -run 'Alloc' ./... || status=1
 
 if [ "$fuzztime" != "0" ]; then
 	for pkg in $(go list ./...); do
@@ -47,5 +55,6 @@ if [ "$skipped" -gt 0 ] && [ "${REDISSTORE_SKIP_REAL:-}" != "1" ]; then
 	grep -E -- '--- SKIP' "$log"
 	status=1
 fi
+[ "$failed" -eq 0 ] || status=1
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status
