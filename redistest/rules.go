@@ -26,8 +26,11 @@ type Rule struct {
 	// Match, when set, must also return true for the command's arguments
 	// (args[0] is the name as sent). It runs on the connection's goroutine
 	// before the reply, so it may block to hold the reply back, for example
-	// until the test has cancelled the client's context. Zero: no further
-	// condition.
+	// until the test has cancelled the client's context; Close waits for a
+	// blocked Match, so release it before the server closes. Every
+	// connection calls it from its own goroutine: it must be safe for
+	// concurrent use. It is not called once Times is used up. Zero: no
+	// further condition.
 	Match func(args []string) bool
 	// Times is how many commands the rule applies to before it stops
 	// matching. Zero: no limit.
@@ -116,6 +119,13 @@ func (s *Server) ClearRules() {
 	clear(s.fired)
 }
 
+// usedUp reports whether r has applied Times times.
+func (s *Server) usedUp(r *Rule) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fired[r] >= r.Times
+}
+
 // match counts a command and returns the rule that applies to it, or nil.
 func (s *Server) match(c *serverConn, name string, args []string) *Rule {
 	s.mu.Lock()
@@ -130,6 +140,9 @@ func (s *Server) match(c *serverConn, name string, args []string) *Rule {
 		}
 		if r.Key != "" && (len(args) < 2 || args[1] != r.Key) {
 			continue
+		}
+		if r.Times > 0 && s.usedUp(r) {
+			continue // Match is not asked once Times is used up
 		}
 		if r.Match != nil && !r.Match(args) {
 			continue

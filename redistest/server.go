@@ -123,7 +123,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	close(s.done)
 	for _, c := range s.conns {
-		c.nc.Close()
+		c.kill()
 	}
 	s.mu.Unlock()
 	err := s.ln.Close()
@@ -154,7 +154,7 @@ func (s *Server) accept() {
 			return
 		}
 		s.nextID++
-		c := &serverConn{srv: s, nc: nc, id: s.nextID, proto: 2, closed: make(chan struct{})}
+		c := &serverConn{srv: s, nc: nc, id: s.nextID, proto: 2, closed: make(chan struct{}), killed: make(chan struct{})}
 		s.conns[c.id] = c
 		s.peak = max(s.peak, len(s.conns))
 		s.wg.Add(1)
@@ -217,7 +217,7 @@ func (s *Server) CloseConns() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.conns {
-		c.nc.Close()
+		c.kill()
 	}
 	return len(s.conns)
 }
@@ -229,7 +229,7 @@ func (s *Server) CloseConn(id int64) bool {
 	defer s.mu.Unlock()
 	c, ok := s.conns[id]
 	if ok {
-		c.nc.Close()
+		c.kill()
 	}
 	return ok
 }
@@ -241,12 +241,23 @@ type serverConn struct {
 	nc     net.Conn
 	id     int64
 	closed chan struct{} // closed when serve returns
+	killed chan struct{} // closed by kill: a delayed reply stops waiting
+	once   sync.Once
 
 	authed   bool
 	proto    int
 	db       int
 	name     string
 	commands int64
+}
+
+// kill closes the connection from the server's side, also while a reply
+// is held back.
+func (c *serverConn) kill() {
+	c.once.Do(func() {
+		close(c.killed)
+		c.nc.Close()
+	})
 }
 
 // serve reads commands and answers them in order until the connection ends.
@@ -291,7 +302,7 @@ func (c *serverConn) serve() {
 				bw.Flush()
 				return
 			}
-		} else if !c.apply(rule, bw, name, args) {
+		} else if !c.apply(rule, br, bw, name, args) {
 			return
 		}
 		if br.Buffered() == 0 {
@@ -302,19 +313,52 @@ func (c *serverConn) serve() {
 	}
 }
 
+// wait holds a reply back for d and reports whether the connection is
+// still usable: the server closing, the connection being killed, or the
+// client hanging up ends the wait early. The client's hang-up is seen by
+// peeking at br while serve does not read it.
+func (c *serverConn) wait(d time.Duration, br *bufio.Reader) bool {
+	hungUp := make(chan struct{})
+	peeked := make(chan struct{})
+	go func() {
+		defer close(peeked)
+		if _, err := br.Peek(1); err != nil && !isTimeout(err) {
+			close(hungUp)
+		}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	ok := false
+	select {
+	case <-t.C:
+		ok = true
+	case <-hungUp:
+	case <-c.killed:
+	case <-c.srv.done:
+	}
+	c.nc.SetReadDeadline(time.Now()) // ends a Peek still waiting
+	<-peeked
+	c.nc.SetReadDeadline(time.Time{})
+	select {
+	case <-hungUp:
+		return false
+	default:
+		return ok
+	}
+}
+
+// isTimeout reports whether err is a deadline expiry.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 // apply carries out rule for a command and reports whether the connection
 // stays open.
-func (c *serverConn) apply(r *Rule, bw *bufio.Writer, name string, args []string) bool {
+func (c *serverConn) apply(r *Rule, br *bufio.Reader, bw *bufio.Writer, name string, args []string) bool {
 	if r.Delay > 0 {
 		// Replies before this one were sent when Redis was not yet stuck.
-		if bw.Flush() != nil {
-			return false
-		}
-		t := time.NewTimer(r.Delay)
-		select {
-		case <-t.C:
-		case <-c.srv.done:
-			t.Stop()
+		if bw.Flush() != nil || !c.wait(r.Delay, br) {
 			return false
 		}
 	}

@@ -263,3 +263,71 @@ func TestCloseCutsDelaysShort(t *testing.T) {
 		t.Errorf("Close took %v", d)
 	}
 }
+
+// A rule's Match is not asked once its Times is used up.
+func TestMatchIsNotAskedAfterTimes(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	calls := 0 // one connection: Match runs on its goroutine only
+	srv.Handle(redistest.Rule{Command: "GET", Times: 1, Reply: redistest.ReplyOOM,
+		Match: func([]string) bool { calls++; return true }})
+	c := dial(t, srv)
+	for range 3 {
+		c.do("GET", "k")
+	}
+	if calls != 1 {
+		t.Fatalf("Match called %d times, want 1", calls)
+	}
+}
+
+// A connection whose reply is held back by a Delay is gone at once when the
+// client hangs up or the test closes it, not when the Delay ends.
+func TestDelayEndsWhenTheConnectionDoes(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	srv.Handle(redistest.Rule{Command: "GET", Delay: time.Hour})
+	waitOpen := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for srv.Stats().Open != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections open, want %d", srv.Stats().Open, want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	held := func() *client {
+		c := dial(t, srv)
+		before := srv.Count("GET")
+		c.nc.Write(resp.AppendCommand(nil, "GET", "k"))
+		for srv.Count("GET") == before {
+			time.Sleep(time.Millisecond)
+		}
+		return c
+	}
+	a := held()
+	a.nc.Close() // the client gives up
+	waitOpen(0)
+
+	b := held()
+	id := srv.Conns()[0].ID
+	if !srv.CloseConn(id) {
+		t.Fatal("CloseConn: not open")
+	}
+	if _, err := b.rd.ReadValue(); err == nil {
+		t.Error("a killed connection answered")
+	}
+	waitOpen(0)
+	if srv.CloseConn(id) {
+		t.Error("CloseConn reports a closed connection open")
+	}
+
+	// A held reply with more commands pipelined behind it still comes.
+	srv.ClearRules()
+	srv.Handle(redistest.Rule{Command: "PING", Key: "slow", Delay: 50 * time.Millisecond})
+	c := dial(t, srv)
+	c.nc.Write(append(resp.AppendCommand(nil, "PING", "slow"), resp.AppendCommand(nil, "PING", "next")...))
+	for _, want := range []string{"slow", "next"} {
+		if v, err := c.rd.ReadValue(); err != nil || v.Str != want {
+			t.Fatalf("reply = %v, %v; want %s", v, err, want)
+		}
+	}
+}
