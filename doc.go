@@ -23,7 +23,8 @@
 // the same JSON, SET key value EX seconds.
 //
 // Errors are package variables usable with errors.Is (ErrSessionNotFound,
-// ErrInvalidSession, ErrInvalidID, ErrClosed, ErrPoolTimeout). A Redis error
+// ErrInvalidSession, ErrInvalidID, ErrClosed, ErrPoolTimeout,
+// ErrTooManyRedirects). A Redis error
 // reply is a resp.Error (errors.As) with its kind (OOM, READONLY, NOAUTH,
 // ...), and network errors wrap the net error. No error or log text ever
 // contains a password.

@@ -47,7 +47,9 @@
 // An unchanged session is still written once a tenth of MaxAge has passed
 // since its last write, so MaxAge stays an idle timeout (between 90% and
 // 100% of MaxAge after the last request) at the price of at most ten writes
-// per MaxAge for a session that is only read.
+// per MaxAge for a session that is only read. The TTL in the store is the
+// store's own (redisstore's Options.TTL) unless WithAbsoluteTimeout is set:
+// then it is the smaller of MaxAge and what remains of the absolute timeout.
 //
 // The manager remembers, per session it handed out, the ID it is stored
 // under and the snapshot, keyed by a weak pointer: a session dropped without

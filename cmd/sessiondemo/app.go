@@ -64,7 +64,7 @@ func start(cfg config, logger *log.Logger) (_ *demo, err error) {
 		logger.Printf("using Redis at %s", redactedURL(cfg.redisURL))
 	}
 	if cfg.randomKey {
-		logger.Print("no -key or SESSION_KEY: using a random secret key. Sessions here live in Redis (the cookie holds only the ID), so they survive a restart; a manager without a store seals sessions with the key, and they would not survive a restart unless SESSION_KEY is set")
+		logger.Print("no -key or SESSION_KEY: using a random secret key. Sessions here live in Redis (the cookie holds only the ID), so with an external Redis they survive a restart of the app; a manager without a store seals sessions with the key, and they would not survive a restart unless SESSION_KEY is set")
 	}
 
 	host, portStr, err := net.SplitHostPort(cfg.addr)
