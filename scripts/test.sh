@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: vet, every test of every module with the race
 # detector (real redis-server processes included), the allocation tests
-# again without it, then a short fuzz run of every fuzz target. FUZZTIME sets the fuzz time per target (default 10s;
-# "0" skips fuzzing). Fails when any test was skipped, unless
-# REDISSTORE_SKIP_REAL=1 (then, when redis-server is missing, the tests that need it skip and say so).
+# again without it, then a short fuzz run of every fuzz target. FUZZTIME
+# sets the fuzz time per target (default 10s; "0" skips fuzzing). Fails when
+# any test failed or was skipped, unless REDISSTORE_SKIP_REAL=1 (then, when
+# redis-server is missing, the tests that need it skip and say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${FUZZTIME:-10s}
