@@ -13,7 +13,7 @@ import (
 // probe asks the server at s.Addr for INFO (after AUTH when admin
 // credentials are set). It reports ready when the answer comes from the
 // process pid and the data set is loaded. Without credentials a NOAUTH
-// answer counts as ready, since nothing more can be learned.
+// answer is errUnverified: it may come from another server on the port.
 func (s *Server) probe(pid int) (bool, error) {
 	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
@@ -51,7 +51,7 @@ func (s *Server) probe(pid int) (bool, error) {
 	}
 	switch {
 	case strings.HasPrefix(line, "-NOAUTH") && s.AdminPassword == "":
-		return true, nil
+		return false, errUnverified
 	case strings.HasPrefix(line, "-"):
 		return false, fmt.Errorf("redistest: INFO: %s", line[1:])
 	case !strings.HasPrefix(line, "$"):
