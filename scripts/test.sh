@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: vet, every test of every module with the race
-# detector (real redis-server processes included), the allocation tests
+# Runs the whole test suite: installs what it needs and lacks
+# (scripts/deps.sh: redis-server, a C compiler; skipped with
+# REDISSTORE_SKIP_REAL=1), then vet, every test of every module with the
+# race detector (real redis-server processes included), the allocation tests
 # again without it, then a short fuzz run of every fuzz target. FUZZTIME
 # sets the fuzz time per target (default 10s; "0" skips fuzzing). Fails when
 # any test failed or was skipped, unless REDISSTORE_SKIP_REAL=1 (then, when
 # redis-server is missing, the tests that need it skip and say so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "${REDISSTORE_SKIP_REAL:-}" = 1 ] || bash scripts/deps.sh
+redis-server --version 2>/dev/null || echo "redis-server: not installed"
+go version
 fuzztime=${FUZZTIME:-10s}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
