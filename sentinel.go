@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,16 +13,20 @@ import (
 	"github.com/sessionx-redis/redisstore/resp"
 )
 
-// Timing of the Sentinel and Cluster topologies.
-const (
-	// refreshInterval is the shortest time between two rediscoveries of a
-	// Sentinel master, or two refreshes of a Cluster slot map, that failures
-	// cause.
-	refreshInterval = 100 * time.Millisecond
-	// watchInterval is how often a Sentinel store asks a sentinel for the
-	// master, so that it follows a failover in which the old master stays up
-	// and keeps accepting writes for a while (SENTINEL FAILOVER).
-	watchInterval = 100 * time.Millisecond
+// refreshInterval is the shortest time between two rediscoveries of a
+// Sentinel master, or two refreshes of a Cluster slot map, that failures
+// cause.
+const refreshInterval = 100 * time.Millisecond
+
+// Following a Sentinel failover in which the old master stays up (and keeps
+// accepting writes for a while, as with SENTINEL FAILOVER): the store
+// subscribes to +switch-master on one sentinel and switches on the event;
+// it also asks a sentinel for the master every watchInterval, in case an
+// event was missed while no subscription was up.
+var (
+	watchInterval     = time.Second
+	resubscribeDelay  = 500 * time.Millisecond // before subscribing again after a failure
+	switchMasterEvent = "+switch-master"
 )
 
 // sentinel is the master of a Sentinel group. It asks the sentinels (in
@@ -43,8 +48,9 @@ type sentinel struct {
 	last   time.Time  // when the last rediscovery ended
 	closed bool
 
-	stop chan struct{}  // closed by close: ends the watcher
-	wg   sync.WaitGroup // the watcher and closes of old masters
+	watchEvery time.Duration  // watchInterval when the store was made
+	stop       chan struct{}  // closed by close: ends the watcher and listener
+	wg         sync.WaitGroup // the watcher, the listener and closes of old masters
 }
 
 // newSentinel finds the master of cfg.MasterName through cfg.SentinelAddrs.
@@ -53,8 +59,9 @@ func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) 
 	scfg.Username, scfg.Password, scfg.DB = cfg.SentinelUsername, cfg.SentinelPassword, 0
 	s := &sentinel{
 		cfg: cfg, scfg: &scfg, log: log, stats: stats,
-		addrs: append([]string(nil), cfg.SentinelAddrs...),
-		stop:  make(chan struct{}),
+		addrs:      append([]string(nil), cfg.SentinelAddrs...),
+		watchEvery: watchInterval,
+		stop:       make(chan struct{}),
 	}
 	addr, err := s.discover(ctx)
 	if err != nil {
@@ -68,8 +75,9 @@ func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) 
 		return nil, err
 	}
 	s.master.Store(n)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watch()
+	go s.listen()
 	return s, nil
 }
 
@@ -211,7 +219,7 @@ func (s *sentinel) watch() {
 		<-s.stop
 		cancel()
 	}()
-	t := time.NewTicker(watchInterval)
+	t := time.NewTicker(s.watchEvery)
 	defer t.Stop()
 	var c *conn
 	var sa string
@@ -250,6 +258,77 @@ func (s *sentinel) watch() {
 			s.mu.Unlock()
 		}
 	}
+}
+
+// listen subscribes to +switch-master on one sentinel after another (the
+// next one when a subscription fails) and switches to the new master when
+// an event names ours.
+func (s *sentinel) listen() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	for next := 0; ; next++ {
+		s.mu.Lock()
+		sa := s.addrs[next%len(s.addrs)]
+		s.mu.Unlock()
+		if c, err := dial(ctx, s.scfg, "tcp", sa); err == nil {
+			err = s.follow(ctx, c)
+			s.log.Info("redisstore: Sentinel subscription ended", "sentinel", sa, "err", err)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(resubscribeDelay):
+		}
+	}
+}
+
+// follow subscribes to +switch-master on c and handles its events until c
+// fails or ctx ends (which closes c). Events arrive as RESP3 pushes or, on
+// RESP2, as the replies ReadValue returns.
+func (s *sentinel) follow(ctx context.Context, c *conn) error {
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { c.close() })
+	defer stop()
+	c.rd.SetPushHandler(func(v resp.Value) { s.onEvent(ctx, v) })
+	c.setDeadlines(ctx)
+	c.wbuf = resp.AppendCommand(c.wbuf[:0], "SUBSCRIBE", switchMasterEvent)
+	if err := c.write(); err != nil {
+		return err
+	}
+	c.nc.SetReadDeadline(time.Time{}) // events come when they come; TCP keepalive notices a dead sentinel
+	for {
+		v, err := c.rd.ReadValue()
+		if err != nil {
+			return err
+		}
+		s.onEvent(ctx, v)
+	}
+}
+
+// onEvent switches masters when v is a +switch-master message about ours:
+// "message", "+switch-master", "<name> <old ip> <old port> <new ip> <new port>".
+func (s *sentinel) onEvent(ctx context.Context, v resp.Value) {
+	if len(v.Elems) != 3 || v.Elems[0].Str != "message" || v.Elems[1].Str != switchMasterEvent {
+		return // the subscription's confirmation, or another message
+	}
+	f := strings.Fields(v.Elems[2].Str)
+	if len(f) != 5 || f[0] != s.cfg.MasterName {
+		return
+	}
+	if cur := s.master.Load(); cur != nil && cur.addr == joinHostPort(f[3], f[4]) {
+		return
+	}
+	s.log.Info("redisstore: Sentinel announces a new master", "name", f[0], "addr", joinHostPort(f[3], f[4]))
+	s.mu.Lock()
+	if !s.closed {
+		s.switchLocked(ctx)
+	}
+	s.mu.Unlock()
 }
 
 func (s *sentinel) nodes() []*node { return []*node{s.master.Load()} }

@@ -129,3 +129,26 @@ func TestSentinelFollowsFailover(t *testing.T) {
 		})
 	}
 }
+
+// An idle store (no command fails to tell it) follows a failover through the
+// +switch-master event alone, as a RESP3 push or a RESP2 message: polling is
+// off here.
+func TestSentinelSwitchesOnTheEvent(t *testing.T) {
+	defer func(d time.Duration) { watchInterval = d }(watchInterval)
+	watchInterval = time.Hour
+	for _, protocol := range []int{3, 2} {
+		t.Run(fmt.Sprintf("RESP%d", protocol), func(t *testing.T) {
+			g := redistest.StartSentinel(t, redistest.SentinelConfig{DownAfter: time.Second})
+			s := openStore(t, Options{SentinelAddrs: g.SentinelAddrs(), MasterName: g.MasterName, Protocol: protocol})
+			roundTrip(t, s, "before")
+			time.Sleep(200 * time.Millisecond) // the subscription is up
+			start := time.Now()
+			g.Failover(t)
+			if !waitFor(5*time.Second, func() bool { return s.topo.nodes()[0].addr == g.Master.Addr }) {
+				t.Fatalf("the store still uses %s %v after the failover to %s", s.topo.nodes()[0].addr, time.Since(start).Round(time.Millisecond), g.Master.Addr)
+			}
+			t.Logf("switched %v after SENTINEL FAILOVER was sent, without polling", time.Since(start).Round(time.Millisecond))
+			roundTrip(t, s, "after")
+		})
+	}
+}
