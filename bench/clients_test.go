@@ -67,6 +67,16 @@ var clients = []client{
 	}},
 }
 
+// decodeSession is what every peer's Load does after its GET, as sessionx's
+// store does: json.Unmarshal into a new Session.
+func decodeSession(data []byte) (*session.Session, error) {
+	sess := new(session.Session)
+	if err := json.Unmarshal(data, sess); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
 // poolSize is the connection bound of the pooled clients, go-redis's and
 // redisstore's default: 10 per GOMAXPROCS.
 func poolSize() int { return 10 * runtime.GOMAXPROCS(0) }
@@ -172,11 +182,7 @@ func (s rueidisStore) Load(ctx context.Context, id string) (*session.Session, er
 	if err != nil {
 		return nil, err
 	}
-	sess := new(session.Session)
-	if err := json.Unmarshal(data, sess); err != nil {
-		return nil, err
-	}
-	return sess, nil
+	return decodeSession(data)
 }
 
 func (s rueidisStore) Save(ctx context.Context, sess *session.Session) error {
@@ -241,11 +247,7 @@ func (s redigoStore) Load(ctx context.Context, id string) (*session.Session, err
 	if err != nil {
 		return nil, err
 	}
-	sess := new(session.Session)
-	if err := json.Unmarshal(data, sess); err != nil {
-		return nil, err
-	}
-	return sess, nil
+	return decodeSession(data)
 }
 
 func (s redigoStore) Save(ctx context.Context, sess *session.Session) error {

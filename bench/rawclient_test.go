@@ -159,11 +159,7 @@ func (s rawStore) Load(_ context.Context, id string) (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess := new(session.Session)
-	if err := json.Unmarshal(data, sess); err != nil {
-		return nil, err
-	}
-	return sess, nil
+	return decodeSession(data)
 }
 
 func (s rawStore) Save(_ context.Context, sess *session.Session) error {
