@@ -11,7 +11,7 @@ import (
 
 	"github.com/sessionx-redis/redisstore"
 	"github.com/sessionx-redis/redisstore/internal/benchkit"
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -34,7 +34,7 @@ func benchServer(b *testing.B) (addr string, pid int) {
 		pid, _ := strconv.Atoi(os.Getenv("REDIS_PID"))
 		return addr, pid
 	}
-	srv := redistest.Start(b, redistest.Config{})
+	srv := redisserver.Start(b, redisserver.Config{})
 	return srv.Addr, srv.Pid()
 }
 

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
 func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 	t.Parallel()
-	c := redistest.StartCluster(t, redistest.ClusterConfig{})
+	c := redisserver.StartCluster(t, redisserver.ClusterConfig{})
 	s := openStore(t, Options{ClusterAddrs: c.Addrs()[:1]})
 	for i := range 300 {
 		roundTrip(t, s, "spread-"+strconv.Itoa(i))
@@ -28,7 +28,7 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 	// A load on keys of one slot (hash tag {mig}) while that slot moves.
 	slot := keySlot("sessionx:", "{mig}")
 	src := c.MasterFor(t, slot)
-	var dst *redistest.Server
+	var dst *redisserver.Server
 	for _, m := range c.Masters(t) {
 		if m != src {
 			dst = m
@@ -101,7 +101,7 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 
 func TestClusterFindsPromotedReplica(t *testing.T) {
 	t.Parallel()
-	c := redistest.StartCluster(t, redistest.ClusterConfig{ReplicasPerMaster: 1})
+	c := redisserver.StartCluster(t, redisserver.ClusterConfig{ReplicasPerMaster: 1})
 	s := openStore(t, Options{ClusterAddrs: c.Addrs()})
 	id := "promoted"
 	roundTrip(t, s, id)
@@ -130,8 +130,8 @@ func TestClusterRoutingAddsNoAllocation(t *testing.T) {
 		t.Log("allocation counts need a build without -race: scripts/test.sh runs this test again without it")
 		return
 	}
-	c := redistest.StartCluster(t, redistest.ClusterConfig{})
-	single := redistest.Start(t, redistest.Config{})
+	c := redisserver.StartCluster(t, redisserver.ClusterConfig{})
+	single := redisserver.Start(t, redisserver.Config{})
 	cs := openStore(t, Options{ClusterAddrs: c.Addrs()})
 	ss := openStore(t, Options{Addr: single.Addr})
 	measure := func(s *RedisStore) float64 {
@@ -148,8 +148,8 @@ func TestClusterRoutingAddsNoAllocation(t *testing.T) {
 // BenchmarkLoadRouting compares Load on one server with Load through the
 // cluster slot map: routing must add no allocation per command.
 func BenchmarkLoadRouting(b *testing.B) {
-	c := redistest.StartCluster(b, redistest.ClusterConfig{})
-	single := redistest.Start(b, redistest.Config{})
+	c := redisserver.StartCluster(b, redisserver.ClusterConfig{})
+	single := redisserver.Start(b, redisserver.Config{})
 	for _, tc := range []struct {
 		name string
 		opts Options

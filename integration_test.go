@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
@@ -42,9 +42,9 @@ func roundTrip(t *testing.T, s *RedisStore, id string) {
 }
 
 func TestRealRedisConnectionOptions(t *testing.T) {
-	plain := redistest.Start(t, redistest.Config{})
-	pass := redistest.Start(t, redistest.Config{Password: marker})
-	acl := redistest.Start(t, redistest.Config{Users: []string{"alice on >" + marker + " ~* +@all"}})
+	plain := redisserver.Start(t, redisserver.Config{})
+	pass := redisserver.Start(t, redisserver.Config{Password: marker})
+	acl := redisserver.Start(t, redisserver.Config{Users: []string{"alice on >" + marker + " ~* +@all"}})
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -79,7 +79,7 @@ func TestRealRedisConnectionOptions(t *testing.T) {
 }
 
 func TestRealRedisDBSurvivesClientKill(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, DB: 3, PoolSize: 2})
 	roundTrip(t, s, "before-kill")
 	dials := s.Stats().Pool.Dials
@@ -96,7 +96,7 @@ func TestRealRedisDBSurvivesClientKill(t *testing.T) {
 }
 
 func TestRealRedisTTL(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, TTL: time.Hour})
 	roundTrip(t, s, "ttl")
 	ttl, _ := strconv.Atoi(srv.Do(t, "TTL", "sessionx:ttl"))
@@ -118,7 +118,7 @@ func TestRealRedisTTL(t *testing.T) {
 }
 
 func TestRealRedisWrongPasswordIsTypedAndSecret(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{Password: "right-one"})
+	srv := redisserver.Start(t, redisserver.Config{Password: "right-one"})
 	for _, opts := range []Options{
 		{Addr: srv.Addr, Password: marker},
 		{Addr: srv.Addr, Password: marker, Protocol: 2},
@@ -156,7 +156,7 @@ func TestRealRedisServerDownAtNew(t *testing.T) {
 }
 
 func TestRealRedisKilledAndRestartedDuringUse(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, PoolSize: 4, DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second})
 	roundTrip(t, s, "k1")
 	srv.Kill(t)
@@ -174,7 +174,7 @@ func TestRealRedisKilledAndRestartedDuringUse(t *testing.T) {
 }
 
 func TestRealRedisContextDeadlineRespected(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, ReadTimeout: 10 * time.Second})
 	roundTrip(t, s, "dl")
 	srv.Pause(t)
@@ -196,7 +196,7 @@ func TestRealRedisContextDeadlineRespected(t *testing.T) {
 }
 
 func TestRealRedisTLS(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{TLS: true})
+	srv := redisserver.Start(t, redisserver.Config{TLS: true})
 	good := &tls.Config{RootCAs: srv.TLS.CAPool}
 	s := openStore(t, Options{Addr: srv.TLSAddr, TLSConfig: good})
 	roundTrip(t, s, "tls")
@@ -214,13 +214,13 @@ func TestRealRedisTLS(t *testing.T) {
 func TestRealRedisUnixSocket(t *testing.T) {
 	dir := t.TempDir()
 	sock := dir + "/redis.sock"
-	redistest.Start(t, redistest.Config{Args: []string{"--unixsocket", sock, "--unixsocketperm", "700"}})
+	redisserver.Start(t, redisserver.Config{Args: []string{"--unixsocket", sock, "--unixsocketperm", "700"}})
 	s := openStore(t, Options{URL: "unix://" + sock + "?db=2"})
 	roundTrip(t, s, "unix")
 }
 
 func TestRealRedisUpstreamCompatibility(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr})
 	// Written as the go-redis store does: SET prefix+id <JSON> EX ttl,
 	// through a plain connection of the test's own.

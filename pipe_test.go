@@ -13,14 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
 // Many goroutines share a few pipelined connections, a fifth of them with
 // contexts that end mid-call: every reply reaches its own caller.
 func TestPipelinedCallsNeverGetAnotherCallersReply(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr})
 	const goroutines, ops = 64, 300
 	var mismatched, cancelled, ok atomic.Int64
@@ -71,7 +71,7 @@ func TestPipelinedCallsNeverGetAnotherCallersReply(t *testing.T) {
 // A stopped server: calls in flight fail at ReadTimeout (typed, not
 // "not found"), and the store recovers once the server runs again.
 func TestPipeFailsCallsInFlightAtReadTimeout(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, ReadTimeout: 300 * time.Millisecond})
 	roundTrip(t, s, "warm")
 	srv.Pause(t)
@@ -103,7 +103,7 @@ func TestPipeFailsCallsInFlightAtReadTimeout(t *testing.T) {
 }
 
 func TestIdlePipeIsRetiredAfterIdleTimeout(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, IdleTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond})
 	roundTrip(t, s, "idle")
 	deadline := time.Now().Add(5 * time.Second)
@@ -117,7 +117,7 @@ func TestIdlePipeIsRetiredAfterIdleTimeout(t *testing.T) {
 }
 
 func TestOldPipeIsRetiredAfterMaxLifetime(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, MaxLifetime: 100 * time.Millisecond, PoolSize: 1})
 	roundTrip(t, s, "old")
 	dials := s.Stats().Pool.Dials
@@ -130,7 +130,7 @@ func TestOldPipeIsRetiredAfterMaxLifetime(t *testing.T) {
 }
 
 func TestCloseWithCallsInFlightLeavesNoGoroutine(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	base := runtime.NumGoroutine()
 	s, err := NewRedisStore(Options{Addr: srv.Addr, MinIdle: 2})
 	if err != nil {
@@ -169,7 +169,7 @@ func TestCloseWithCallsInFlightLeavesNoGoroutine(t *testing.T) {
 // Load and Save allocate no more than encoding/json itself does, plus the
 // loaded session.
 func TestStoreAllocatesLittleBeyondJSON(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr})
 	sess := testSession("allocs")
 	if err := s.Save(sess); err != nil {
@@ -195,7 +195,7 @@ func TestStoreAllocatesLittleBeyondJSON(t *testing.T) {
 // A Store[json.RawMessage] is the store without a codec's cost: a Load
 // allocates the value and its header, a Save and a Delete nothing.
 func TestStoreRawMessageAllocs(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s, err := New(Options{Addr: srv.Addr}, func(*json.RawMessage) string { return "raw" })
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -26,7 +26,7 @@ var (
 
 // storeConns counts the normal clients of srv other than the redis-cli that
 // asks.
-func storeConns(t *testing.T, srv *redistest.Server) int {
+func storeConns(t *testing.T, srv *redisserver.Server) int {
 	t.Helper()
 	out := srv.Do(t, "CLIENT", "LIST", "TYPE", "normal")
 	return strings.Count(out, "id=") - 1
@@ -44,7 +44,7 @@ func TestReliabilityPoolOverload(t *testing.T) {
 		poolSize = 2
 		callers  = 10 * poolSize
 	)
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	base := takeBaseline()
 	s, err := NewRedisStore(Options{Addr: srv.Addr, PoolSize: poolSize, PoolTimeout: 200 * time.Millisecond, ReadTimeout: time.Second, DialTimeout: time.Second})
 	if err != nil {
@@ -166,7 +166,7 @@ func TestReliabilitySoak(t *testing.T) {
 		goroutines = 64
 		keysEach   = 8
 	)
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr})
 	keys := make([][]soakKey, goroutines) // keys[g] is touched by goroutine g only
 	var ops, loads, saves, deletes, checked, lost, panics atomic.Int64

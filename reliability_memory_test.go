@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
@@ -32,7 +32,7 @@ func isOOM(err error) bool {
 // OOM error, the session middleware answers 503 through its error handler,
 // and Load and Delete keep working.
 func TestReliabilityOutOfMemory(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "noeviction"}})
+	srv := redisserver.Start(t, redisserver.Config{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "noeviction"}})
 	s := openStore(t, Options{Addr: srv.Addr})
 	const size = 64 << 10
 	saved := 0
@@ -110,7 +110,7 @@ func TestReliabilityOutOfMemory(t *testing.T) {
 // Scenario 9, volatile-lru: a session Redis evicted to make room loads as
 // a clean ErrSessionNotFound.
 func TestReliabilityEvictedSessionNotFound(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru"}})
+	srv := redisserver.Start(t, redisserver.Config{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru"}})
 	s := openStore(t, Options{Addr: srv.Addr})
 	const n, size = 200, 32 << 10 // 6 MiB of sessions into 2 MiB
 	for i := range n {

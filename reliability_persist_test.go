@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -61,7 +61,7 @@ func TestReliabilityPersistence(t *testing.T) {
 		return
 	}
 	const n = 500
-	srv := redistest.Start(t, redistest.Config{AppendOnly: true})
+	srv := redisserver.Start(t, redisserver.Config{AppendOnly: true})
 	if got := srv.Do(t, "CONFIG", "GET", "appendfsync"); !strings.HasSuffix(got, "everysec") {
 		t.Fatalf("appendfsync = %q", got)
 	}

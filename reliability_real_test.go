@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
 // raceSlack is the extra time a timing bound allows: the machine is small
@@ -131,7 +131,7 @@ func TestReliabilityKillDuringSaves(t *testing.T) {
 		total      = 10000
 		poolSize   = 8
 	)
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, PoolSize: poolSize, DialTimeout: 500 * time.Millisecond, ReadTimeout: time.Second})
 	ps := samplePool(s)
 
@@ -334,7 +334,7 @@ func serverDownSaves(t *testing.T, mode string) {
 		poolTimeout = 500 * time.Millisecond
 	)
 	bound := dialTimeout + poolTimeout + raceSlack()
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	addr := srv.Addr
 	var bh *blackhole
 	if mode != "port closed" {
@@ -415,7 +415,7 @@ func TestReliabilityPausedServer(t *testing.T) {
 		deadline    = 300 * time.Millisecond
 		readTimeout = time.Second
 	)
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	s := openStore(t, Options{Addr: srv.Addr, PoolSize: 4, ReadTimeout: readTimeout, DialTimeout: time.Second})
 	for i := range goroutines {
 		roundTrip(t, s, fmt.Sprintf("paused-%d", i))

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
 // Scenario 11: TLS to redis-server with certificates made by the test:
@@ -18,7 +18,7 @@ import (
 // name, no CA at all (the store never skips verification on its own) and a
 // client capped at TLS 1.1 are refused.
 func TestReliabilityTLS(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{TLS: true})
+	srv := redisserver.Start(t, redisserver.Config{TLS: true})
 	// recorder returns a config that notes the version of every handshake.
 	var mu sync.Mutex
 	versions := map[uint16]int{}

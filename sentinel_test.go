@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
 // load saves sessions from several goroutines until stop is closed and
@@ -90,7 +90,7 @@ func TestSentinelFollowsFailover(t *testing.T) {
 	for _, mode := range []string{"SENTINEL FAILOVER", "kill -9"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			g := redistest.StartSentinel(t, redistest.SentinelConfig{DownAfter: downAfter})
+			g := redisserver.StartSentinel(t, redisserver.SentinelConfig{DownAfter: downAfter})
 			s := openStore(t, Options{SentinelAddrs: g.SentinelAddrs(), MasterName: g.MasterName})
 			stop := make(chan struct{})
 			l := runLoad(t, s, 4, "s", stop)
@@ -138,7 +138,7 @@ func TestSentinelSwitchesOnTheEvent(t *testing.T) {
 	watchInterval = time.Hour
 	for _, protocol := range []int{3, 2} {
 		t.Run(fmt.Sprintf("RESP%d", protocol), func(t *testing.T) {
-			g := redistest.StartSentinel(t, redistest.SentinelConfig{DownAfter: time.Second})
+			g := redisserver.StartSentinel(t, redisserver.SentinelConfig{DownAfter: time.Second})
 			s := openStore(t, Options{SentinelAddrs: g.SentinelAddrs(), MasterName: g.MasterName, Protocol: protocol})
 			roundTrip(t, s, "before")
 			time.Sleep(200 * time.Millisecond) // the subscription is up

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/internal/redistest"
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
 // noEnv is an empty environment.
@@ -169,7 +169,7 @@ func want(t *testing.T, step string, p response, wantURL string, fields map[stri
 // TestEndToEndTwoInstances drives two demo instances sharing a real
 // redis-server with one browser, as behind a load balancer.
 func TestEndToEndTwoInstances(t *testing.T) {
-	srv := redistest.Start(t, redistest.Config{})
+	srv := redisserver.Start(t, redisserver.Config{})
 	d := startDemo(t, "-addr", "127.0.0.1:0", "-instances", "2", "-redis", "redis://"+srv.Addr+"/0")
 	a, b := d.instances[0].url, d.instances[1].url
 	exists := func(id string) string { return srv.Do(t, "EXISTS", "sessionx:"+id) }

@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"errors"
@@ -135,11 +135,11 @@ func newServer(t testing.TB, cfg Config, kind serverKind, extra []string) *Serve
 	s.logPath = filepath.Join(s.Dir, "redis.log")
 	if cfg.TLS {
 		if ok, out := tlsSupported(s.bin); !ok {
-			t.Fatalf("redistest: %s was built without TLS support (--tls-port is rejected); Config.TLS needs a TLS build such as Debian's redis-server package. Probe output:\n%s", s.bin, out)
+			t.Fatalf("redisserver: %s was built without TLS support (--tls-port is rejected); Config.TLS needs a TLS build such as Debian's redis-server package. Probe output:\n%s", s.bin, out)
 		}
 		files, err := makeTLSFiles(filepath.Join(s.Dir, "tls"))
 		if err != nil {
-			t.Fatalf("redistest: %v", err)
+			t.Fatalf("redisserver: %v", err)
 		}
 		s.TLS = files
 	}
@@ -162,7 +162,7 @@ func (s *Server) start(t testing.TB) {
 		}
 		ports, err := freePorts(n)
 		if err != nil {
-			t.Fatalf("redistest: %v", err)
+			t.Fatalf("redisserver: %v", err)
 		}
 		s.Port = ports[0]
 		s.Addr = "127.0.0.1:" + strconv.Itoa(s.Port)
@@ -175,7 +175,7 @@ func (s *Server) start(t testing.TB) {
 			s.TLSAddr = "127.0.0.1:" + strconv.Itoa(s.tlsPort)
 		}
 		if err := os.WriteFile(s.confPath, []byte(s.config()), 0o600); err != nil {
-			t.Fatalf("redistest: %v", err)
+			t.Fatalf("redisserver: %v", err)
 		}
 		err = s.launchAndWait()
 		if err == nil {
@@ -185,7 +185,7 @@ func (s *Server) start(t testing.TB) {
 		if i < attempts && strings.Contains(tail, "Address already in use") {
 			continue
 		}
-		t.Fatalf("redistest: start redis-server on %s: %v\n--- %s (tail) ---\n%s", s.Addr, err, s.logPath, tail)
+		t.Fatalf("redisserver: start redis-server on %s: %v\n--- %s (tail) ---\n%s", s.Addr, err, s.logPath, tail)
 	}
 }
 
@@ -261,12 +261,12 @@ func (s *Server) args() []string {
 func (s *Server) launch() (*process, error) {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("redistest: open log: %w", err)
+		return nil, fmt.Errorf("redisserver: open log: %w", err)
 	}
 	defer logf.Close()
 	st, err := logf.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("redistest: stat log: %w", err)
+		return nil, fmt.Errorf("redisserver: stat log: %w", err)
 	}
 	cmd := exec.Command(s.bin, s.args()...)
 	cmd.Dir = s.Dir
@@ -276,7 +276,7 @@ func (s *Server) launch() (*process, error) {
 	// servers with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("redistest: start %s: %w", s.bin, err)
+		return nil, fmt.Errorf("redisserver: start %s: %w", s.bin, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{}), logStart: st.Size()}
 	go func() {
@@ -305,11 +305,11 @@ func (s *Server) launchAndWait() error {
 
 // errAuthRejected reports that the admin credentials do not work, which no
 // amount of waiting fixes.
-var errAuthRejected = errors.New("redistest: admin credentials rejected")
+var errAuthRejected = errors.New("redisserver: admin credentials rejected")
 
 // errUnverified reports a NOAUTH answer, which cannot tell which process
 // gave it.
-var errUnverified = errors.New("redistest: server answers NOAUTH")
+var errUnverified = errors.New("redisserver: server answers NOAUTH")
 
 // waitReady polls until the server process p answers INFO as itself and is
 // not loading its data set.
@@ -318,7 +318,7 @@ func (s *Server) waitReady(p *process, timeout time.Duration) error {
 	var last error
 	for {
 		if p.exited() {
-			return fmt.Errorf("redistest: redis-server exited during startup (%v)", p.cmd.ProcessState)
+			return fmt.Errorf("redisserver: redis-server exited during startup (%v)", p.cmd.ProcessState)
 		}
 		ready, err := s.probe(p.cmd.Process.Pid)
 		if ready {
@@ -340,7 +340,7 @@ func (s *Server) waitReady(p *process, timeout time.Duration) error {
 			last = err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("redistest: no answer within %v (last: %v)", timeout, last)
+			return fmt.Errorf("redisserver: no answer within %v (last: %v)", timeout, last)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -355,7 +355,7 @@ func (s *Server) Kill(t testing.TB) {
 		return
 	}
 	if err := killWait(p); err != nil {
-		t.Fatalf("redistest: kill %s: %v", s.Addr, err)
+		t.Fatalf("redisserver: kill %s: %v", s.Addr, err)
 	}
 }
 
@@ -374,7 +374,7 @@ func (s *Server) Shutdown(t testing.TB) {
 	case <-p.done:
 	case <-time.After(exitTimeout):
 		killWait(p)
-		t.Fatalf("redistest: %s did not exit within %v of SIGTERM; killed it\n--- log tail ---\n%s", s.Addr, exitTimeout, s.logTail())
+		t.Fatalf("redisserver: %s did not exit within %v of SIGTERM; killed it\n--- log tail ---\n%s", s.Addr, exitTimeout, s.logTail())
 	}
 }
 
@@ -396,7 +396,7 @@ func (s *Server) Restart(t testing.TB) {
 			time.Sleep(200 * time.Millisecond)
 			continue
 		}
-		t.Fatalf("redistest: restart %s: %v\n--- %s (tail) ---\n%s", s.Addr, err, s.logPath, tail)
+		t.Fatalf("redisserver: restart %s: %v\n--- %s (tail) ---\n%s", s.Addr, err, s.logPath, tail)
 	}
 }
 
@@ -418,10 +418,10 @@ func (s *Server) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	p := s.current()
 	if p == nil || p.exited() {
-		t.Fatalf("redistest: %s is not running", s.Addr)
+		t.Fatalf("redisserver: %s is not running", s.Addr)
 	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("redistest: signal %v to %s: %v", sig, s.Addr, err)
+		t.Fatalf("redisserver: signal %v to %s: %v", sig, s.Addr, err)
 	}
 }
 
@@ -465,7 +465,7 @@ func killWait(p *process) error {
 	case <-p.done:
 		return nil
 	case <-time.After(exitTimeout):
-		return fmt.Errorf("redistest: pid %d still alive %v after SIGKILL", p.cmd.Process.Pid, exitTimeout)
+		return fmt.Errorf("redisserver: pid %d still alive %v after SIGKILL", p.cmd.Process.Pid, exitTimeout)
 	}
 }
 

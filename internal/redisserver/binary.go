@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"context"
@@ -43,7 +43,7 @@ func lookup(t testing.TB, name string) string {
 			return p
 		}
 	}
-	msg := fmt.Sprintf("redistest: %s not found; install the Debian package with \"apt-get install -y redis-server\" (it provides redis-server and redis-cli)", name)
+	msg := fmt.Sprintf("redisserver: %s not found; install the Debian package with \"apt-get install -y redis-server\" (it provides redis-server and redis-cli)", name)
 	if os.Getenv(SkipEnv) == "1" {
 		t.Skip(msg + "; skipped because " + SkipEnv + "=1")
 	}

@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"fmt"
@@ -44,7 +44,7 @@ func StartCluster(t testing.TB, cfg ClusterConfig) *Cluster {
 		cfg.Masters = 3
 	}
 	if cfg.Masters < 3 || cfg.ReplicasPerMaster < 0 {
-		t.Fatalf("redistest: a cluster needs at least 3 masters and no negative replica count, got %d and %d", cfg.Masters, cfg.ReplicasPerMaster)
+		t.Fatalf("redisserver: a cluster needs at least 3 masters and no negative replica count, got %d and %d", cfg.Masters, cfg.ReplicasPerMaster)
 	}
 	lines := []string{
 		"cluster-enabled yes",
@@ -65,7 +65,7 @@ func StartCluster(t testing.TB, cfg ClusterConfig) *Cluster {
 	args = append(args, c.Addrs()...)
 	args = append(args, "--cluster-replicas", strconv.Itoa(cfg.ReplicasPerMaster), "--cluster-yes")
 	if _, err := c.Nodes[0].DoErr(args...); err != nil {
-		t.Fatalf("redistest: redis-cli --cluster create: %v", err)
+		t.Fatalf("redisserver: redis-cli --cluster create: %v", err)
 	}
 	c.WaitOK(t)
 	return c
@@ -152,7 +152,7 @@ func (c *Cluster) ok() error {
 func (c *Cluster) MasterFor(t testing.TB, slot int) *Server {
 	t.Helper()
 	if slot < 0 || slot >= SlotCount {
-		t.Fatalf("redistest: slot %d out of range", slot)
+		t.Fatalf("redisserver: slot %d out of range", slot)
 	}
 	nodes := c.view(t)
 	for _, n := range nodes {
@@ -164,11 +164,11 @@ func (c *Cluster) MasterFor(t testing.TB, slot int) *Server {
 				if s := c.Node(n.addr); s != nil {
 					return s
 				}
-				t.Fatalf("redistest: slot %d is served by %s, not one of this cluster's nodes", slot, n.addr)
+				t.Fatalf("redisserver: slot %d is served by %s, not one of this cluster's nodes", slot, n.addr)
 			}
 		}
 	}
-	t.Fatalf("redistest: no master serves slot %d", slot)
+	t.Fatalf("redisserver: no master serves slot %d", slot)
 	return nil
 }
 
@@ -221,7 +221,7 @@ func (c *Cluster) view(t testing.TB) []clusterNode {
 		}
 		last = err
 	}
-	t.Fatalf("redistest: no cluster node answers CLUSTER NODES: %v", last)
+	t.Fatalf("redisserver: no cluster node answers CLUSTER NODES: %v", last)
 	return nil
 }
 
@@ -251,7 +251,7 @@ func parseClusterNodes(out string) ([]clusterNode, error) {
 			continue
 		}
 		if len(f) < 8 {
-			return nil, fmt.Errorf("redistest: CLUSTER NODES line %q", line)
+			return nil, fmt.Errorf("redisserver: CLUSTER NODES line %q", line)
 		}
 		addr, _, _ := strings.Cut(f[1], "@")
 		n := clusterNode{id: f[0], addr: addr, masterID: f[3]}
@@ -272,12 +272,12 @@ func parseClusterNodes(out string) ([]clusterNode, error) {
 			lo, hi, isRange := strings.Cut(sl, "-")
 			a, err := strconv.Atoi(lo)
 			if err != nil {
-				return nil, fmt.Errorf("redistest: CLUSTER NODES slot %q", sl)
+				return nil, fmt.Errorf("redisserver: CLUSTER NODES slot %q", sl)
 			}
 			b := a
 			if isRange {
 				if b, err = strconv.Atoi(hi); err != nil {
-					return nil, fmt.Errorf("redistest: CLUSTER NODES slot %q", sl)
+					return nil, fmt.Errorf("redisserver: CLUSTER NODES slot %q", sl)
 				}
 			}
 			n.slots = append(n.slots, [2]int{a, b})

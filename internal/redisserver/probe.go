@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"bufio"
@@ -36,7 +36,7 @@ func (s *Server) probe(pid int) (bool, error) {
 		}
 		if strings.HasPrefix(line, "-") {
 			if strings.HasPrefix(line, "-LOADING") {
-				return false, fmt.Errorf("redistest: %s", line[1:])
+				return false, fmt.Errorf("redisserver: %s", line[1:])
 			}
 			// The server's text never contains the password.
 			return false, fmt.Errorf("%w: %s", errAuthRejected, line[1:])
@@ -53,13 +53,13 @@ func (s *Server) probe(pid int) (bool, error) {
 	case strings.HasPrefix(line, "-NOAUTH") && s.AdminPassword == "":
 		return false, errUnverified
 	case strings.HasPrefix(line, "-"):
-		return false, fmt.Errorf("redistest: INFO: %s", line[1:])
+		return false, fmt.Errorf("redisserver: INFO: %s", line[1:])
 	case !strings.HasPrefix(line, "$"):
-		return false, fmt.Errorf("redistest: INFO: unexpected reply %q", line)
+		return false, fmt.Errorf("redisserver: INFO: unexpected reply %q", line)
 	}
 	n, err := strconv.Atoi(line[1:])
 	if err != nil || n < 0 {
-		return false, fmt.Errorf("redistest: INFO: bad length %q", line)
+		return false, fmt.Errorf("redisserver: INFO: bad length %q", line)
 	}
 	body := make([]byte, n+2)
 	if _, err := io.ReadFull(r, body); err != nil {
@@ -67,10 +67,10 @@ func (s *Server) probe(pid int) (bool, error) {
 	}
 	info := parseInfo(string(body))
 	if got := info["process_id"]; got != strconv.Itoa(pid) {
-		return false, fmt.Errorf("redistest: %s is answered by process %s, not by %d", s.Addr, got, pid)
+		return false, fmt.Errorf("redisserver: %s is answered by process %s, not by %d", s.Addr, got, pid)
 	}
 	if info["loading"] == "1" || info["async_loading"] == "1" {
-		return false, fmt.Errorf("redistest: still loading")
+		return false, fmt.Errorf("redisserver: still loading")
 	}
 	return true, nil
 }

@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"fmt"
@@ -105,7 +105,7 @@ func (g *SentinelGroup) MasterAddr(t testing.TB) string {
 		}
 		last = err
 	}
-	t.Fatalf("redistest: no sentinel knows master %q: %v", g.MasterName, last)
+	t.Fatalf("redisserver: no sentinel knows master %q: %v", g.MasterName, last)
 	return ""
 }
 
@@ -117,7 +117,7 @@ func (g *SentinelGroup) masterAddrFrom(s *Server) (string, error) {
 	}
 	f := strings.Fields(out)
 	if len(f) != 2 {
-		return "", fmt.Errorf("redistest: get-master-addr-by-name: %q", out)
+		return "", fmt.Errorf("redisserver: get-master-addr-by-name: %q", out)
 	}
 	return f[0] + ":" + f[1], nil
 }

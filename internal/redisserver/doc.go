@@ -1,4 +1,4 @@
-// Package redistest starts real redis-server processes for integration
+// Package redisserver starts real redis-server processes for integration
 // tests: single servers (password, ACL users, AOF, TLS with certificates made
 // in the test), Sentinel groups and Redis Clusters.
 //
@@ -25,4 +25,4 @@
 // Typical setup times on a 2-core machine: a single server 30-100 ms, TLS
 // about 0.2 s (plus a one-time probe), a Sentinel group 2-4 s, a 3-master
 // cluster about 2 s.
-package redistest
+package redisserver

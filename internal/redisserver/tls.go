@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"crypto/ecdsa"
@@ -64,7 +64,7 @@ func newCA(name string) (*certAuthority, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"redistest"}},
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"redisserver"}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
@@ -90,7 +90,7 @@ func (ca *certAuthority) sign(name string, usage x509.ExtKeyUsage, dns []string,
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: name, Organization: []string{"redistest"}},
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"redisserver"}},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -106,7 +106,7 @@ func (ca *certAuthority) sign(name string, usage x509.ExtKeyUsage, dns []string,
 func serial() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
-		panic("redistest: crypto/rand failed: " + err.Error())
+		panic("redisserver: crypto/rand failed: " + err.Error())
 	}
 	return n
 }
@@ -117,11 +117,11 @@ func makeTLSFiles(dir string) (*TLSFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("tls dir: %w", err)
 	}
-	ca, err := newCA("redistest CA")
+	ca, err := newCA("redisserver CA")
 	if err != nil {
 		return nil, fmt.Errorf("make CA: %w", err)
 	}
-	other, err := newCA("redistest unrelated CA")
+	other, err := newCA("redisserver unrelated CA")
 	if err != nil {
 		return nil, fmt.Errorf("make CA: %w", err)
 	}
@@ -129,7 +129,7 @@ func makeTLSFiles(dir string) (*TLSFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("make server certificate: %w", err)
 	}
-	cliDER, cliKey, err := ca.sign("redistest client", x509.ExtKeyUsageClientAuth, nil, nil)
+	cliDER, cliKey, err := ca.sign("redisserver client", x509.ExtKeyUsageClientAuth, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("make client certificate: %w", err)
 	}

@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ func freePorts(n int) ([]int, error) {
 	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, fmt.Errorf("redistest: find a free port: %w", err)
+			return nil, fmt.Errorf("redisserver: find a free port: %w", err)
 		}
 		ls = append(ls, l)
 		p := l.Addr().(*net.TCPAddr).Port

@@ -1,4 +1,4 @@
-package redistest
+package redisserver
 
 import (
 	"bytes"
@@ -57,9 +57,9 @@ func (s *Server) DoErr(args ...string) (string, error) {
 			name = args[0]
 		}
 		if ctx.Err() != nil {
-			return out, fmt.Errorf("redistest: %s %s: no answer within %v", s.Addr, name, cliTimeout)
+			return out, fmt.Errorf("redisserver: %s %s: no answer within %v", s.Addr, name, cliTimeout)
 		}
-		return out, fmt.Errorf("redistest: %s %s: %v: %s", s.Addr, name, err, msg)
+		return out, fmt.Errorf("redisserver: %s %s: %v: %s", s.Addr, name, err, msg)
 	}
 	return out, nil
 }
@@ -81,7 +81,7 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() error
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redistest: %s: not done within %v: %v", what, timeout, err)
+			t.Fatalf("redisserver: %s: not done within %v: %v", what, timeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
