@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"fmt"
+	"github.com/sessionx-redis/redisstore/internal/client"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,7 +27,7 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 	}
 
 	// A load on keys of one slot (hash tag {mig}) while that slot moves.
-	slot := keySlot("sessionx:", "{mig}")
+	slot := client.KeySlot("sessionx:", "{mig}")
 	src := c.MasterFor(t, slot)
 	var dst *redisserver.Server
 	for _, m := range c.Masters(t) {
@@ -105,7 +106,7 @@ func TestClusterFindsPromotedReplica(t *testing.T) {
 	s := openStore(t, Options{ClusterAddrs: c.Addrs()})
 	id := "promoted"
 	roundTrip(t, s, id)
-	m := c.MasterFor(t, keySlot("sessionx:", id))
+	m := c.MasterFor(t, client.KeySlot("sessionx:", id))
 	start := time.Now()
 	m.Kill(t)
 	// Saves keep failing over to retries until the replica takes over.
@@ -119,7 +120,7 @@ func TestClusterFindsPromotedReplica(t *testing.T) {
 		t.Fatalf("Save after the master died = %v", err)
 	}
 	t.Logf("writes to the slot resumed %v after kill -9 of its master", time.Since(start).Round(time.Millisecond))
-	if got := c.MasterFor(t, keySlot("sessionx:", id)); got == m {
+	if got := c.MasterFor(t, client.KeySlot("sessionx:", id)); got == m {
 		t.Fatalf("slot still on the dead master")
 	}
 	roundTrip(t, s, id)

@@ -3,7 +3,7 @@ package redisstore
 import (
 	"errors"
 
-	"github.com/sessionx-redis/redisstore/pool"
+	"github.com/sessionx-redis/redisstore/internal/client"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -23,11 +23,26 @@ var ErrInvalidSession error = invalidSessionError{}
 var ErrInvalidID = errors.New("redisstore: invalid session ID")
 
 // ErrClosed is returned by every call on a Store after Close.
-var ErrClosed = errors.New("redisstore: store closed")
+var ErrClosed = client.ErrClosed
 
 // ErrPoolTimeout is returned (wrapped, with the wait and the pool size) when
 // no connection became free within PoolTimeout.
-var ErrPoolTimeout = pool.ErrTimeout
+var ErrPoolTimeout = client.ErrPoolTimeout
+
+// ErrTooManyRedirects is returned (wrapped, with the last MOVED or ASK
+// reply) when a Redis Cluster redirected a command more than three times:
+// the cluster is resharding faster than the store can follow, or a node is
+// misconfigured.
+var ErrTooManyRedirects = client.ErrTooManyRedirects
+
+// Stats describes a Store's activity since New: Pool holds the connection
+// pool's counters summed over every server; Commands counts the commands
+// run (each retry once); Retries the commands sent again on a new
+// connection after a pooled one turned out dead; Errors the failed
+// commands by kind (a Redis error kind such as "OOM" or "READONLY",
+// "timeout", "canceled", "pool timeout", "protocol", "network" or
+// "closed").
+type Stats = client.Stats
 
 // notFoundError is the type of ErrSessionNotFound; it matches
 // session.ErrNotFound too.

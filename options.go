@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sessionx-redis/redisstore/internal/client"
 )
 
 // Default values of Options; the first five are those of sessionx's go-redis
@@ -17,9 +18,9 @@ const (
 	DefaultAddr         = "localhost:6379"
 	DefaultPrefix       = "sessionx:"
 	DefaultTTL          = 24 * time.Hour
-	DefaultDialTimeout  = 5 * time.Second
-	DefaultReadTimeout  = 3 * time.Second
-	DefaultWriteTimeout = 3 * time.Second
+	DefaultDialTimeout  = client.DefaultDialTimeout
+	DefaultReadTimeout  = client.DefaultReadTimeout
+	DefaultWriteTimeout = client.DefaultWriteTimeout
 	DefaultIdleTimeout  = 30 * time.Minute
 )
 
@@ -168,10 +169,19 @@ func redacted(secret string) string {
 	return "xxxxx"
 }
 
-// config is Options after defaults, URL parsing and validation.
+// Logger is where a Store reports what an operator must see: dial
+// failures, reconnects, retries and failovers, as a message with key-value
+// pairs. *slog.Logger satisfies it. It is an interface rather than
+// *slog.Logger so that a program that logs otherwise does not link log/slog
+// (270 KB).
+type Logger = client.Logger
+
+// config is Options after URL parsing, validation and the store's
+// defaults, and the client's configuration made from them.
 type config struct {
 	Options
 	network string // "tcp" or "unix"
+	client  *client.Config
 }
 
 // newConfig applies the URL and the defaults to o and validates the result.
@@ -238,6 +248,8 @@ func (c *config) validate() error {
 	return nil
 }
 
+// setDefaults sets the store's defaults and makes the client's
+// configuration, which takes the connection's own defaults.
 func (c *config) setDefaults() {
 	if c.Addr == "" && len(c.SentinelAddrs) == 0 && len(c.ClusterAddrs) == 0 {
 		c.Addr = DefaultAddr
@@ -248,37 +260,23 @@ func (c *config) setDefaults() {
 	if c.TTL == 0 {
 		c.TTL = DefaultTTL
 	}
-	if c.PoolSize == 0 {
-		c.PoolSize = 10 * runtime.GOMAXPROCS(0)
-	}
-	if c.MaxIdle == 0 || c.MaxIdle > c.PoolSize {
-		c.MaxIdle = c.PoolSize
-	}
-	if c.MinIdle > c.MaxIdle {
-		c.MinIdle = c.MaxIdle
-	}
 	switch {
 	case c.IdleTimeout == 0:
 		c.IdleTimeout = DefaultIdleTimeout
 	case c.IdleTimeout < 0:
-		c.IdleTimeout = 0 // the pool's "never"
+		c.IdleTimeout = 0 // the client's "never"
 	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.ReadTimeout == 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.PoolTimeout == 0 {
-		c.PoolTimeout = c.ReadTimeout + time.Second
-	}
-	if c.TLSConfig != nil {
-		c.TLSConfig = c.TLSConfig.Clone()
-		if c.TLSConfig.MinVersion == 0 {
-			c.TLSConfig.MinVersion = tls.VersionTLS12
-		}
-	}
+	c.client = client.Config{
+		Network: c.network, Addr: c.Addr,
+		Username: c.Username, Password: c.Password, DB: c.DB,
+		ClientName: c.ClientName, Protocol: c.Protocol, TLSConfig: c.TLSConfig,
+		PoolSize: c.PoolSize, MinIdle: c.MinIdle, MaxIdle: c.MaxIdle,
+		IdleTimeout: c.IdleTimeout, MaxLifetime: c.MaxLifetime,
+		DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, PoolTimeout: c.PoolTimeout,
+		SentinelAddrs: c.SentinelAddrs, MasterName: c.MasterName,
+		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
+		ClusterAddrs: c.ClusterAddrs,
+		Logger:       c.Logger,
+	}.WithDefaults()
 }

@@ -19,11 +19,12 @@ func TestNewConfigAppliesUpstreamDefaults(t *testing.T) {
 	if c.Addr != "localhost:6379" || c.Prefix != "sessionx:" || c.TTL != 24*time.Hour || c.DB != 0 {
 		t.Errorf("defaults = %q %q %v %d", c.Addr, c.Prefix, c.TTL, c.DB)
 	}
-	if c.DialTimeout != 5*time.Second || c.ReadTimeout != 3*time.Second || c.WriteTimeout != 3*time.Second {
-		t.Errorf("timeouts = %v %v %v", c.DialTimeout, c.ReadTimeout, c.WriteTimeout)
+	cc := c.client
+	if cc.DialTimeout != 5*time.Second || cc.ReadTimeout != 3*time.Second || cc.WriteTimeout != 3*time.Second {
+		t.Errorf("timeouts = %v %v %v", cc.DialTimeout, cc.ReadTimeout, cc.WriteTimeout)
 	}
-	if c.PoolSize <= 0 || c.MaxIdle != c.PoolSize || c.PoolTimeout != 4*time.Second || c.network != "tcp" {
-		t.Errorf("pool = %d %d %v %s", c.PoolSize, c.MaxIdle, c.PoolTimeout, c.network)
+	if cc.PoolSize <= 0 || cc.MaxIdle != cc.PoolSize || cc.PoolTimeout != 4*time.Second || cc.Network != "tcp" || cc.IdleTimeout != 30*time.Minute {
+		t.Errorf("pool = %d %d %v %s %v", cc.PoolSize, cc.MaxIdle, cc.PoolTimeout, cc.Network, cc.IdleTimeout)
 	}
 }
 
@@ -103,15 +104,15 @@ func TestTLSConfigIsClonedWithSafeMinimum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.TLSConfig == user || c.TLSConfig.MinVersion != tls.VersionTLS12 || user.MinVersion != 0 {
-		t.Errorf("TLS config not cloned or MinVersion %x", c.TLSConfig.MinVersion)
+	if tc := c.client.TLSConfig; tc == user || tc.MinVersion != tls.VersionTLS12 || user.MinVersion != 0 {
+		t.Errorf("TLS config not cloned or MinVersion %x", tc.MinVersion)
 	}
-	if c.TLSConfig.InsecureSkipVerify {
+	if c.client.TLSConfig.InsecureSkipVerify {
 		t.Error("InsecureSkipVerify set without the user asking")
 	}
 	c, _ = newConfig(Options{URL: "rediss://host:1"})
-	if c.TLSConfig.ServerName != "host" || c.TLSConfig.MinVersion != tls.VersionTLS12 || c.TLSConfig.InsecureSkipVerify {
-		t.Errorf("rediss config = %+v", c.TLSConfig)
+	if tc := c.client.TLSConfig; tc.ServerName != "host" || tc.MinVersion != tls.VersionTLS12 || tc.InsecureSkipVerify {
+		t.Errorf("rediss config = %+v", tc)
 	}
 }
 

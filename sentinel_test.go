@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sessionx-redis/redisstore/internal/client"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func runLoad(t *testing.T, s *RedisStore, writers int, prefix string, stop <-cha
 					if errors.Is(err, ErrSessionNotFound) || errors.Is(err, ErrInvalidSession) {
 						t.Errorf("Save = %v", err)
 					}
-					l.errs[errKind(err)]++
+					l.errs[client.ErrorKind(err)]++
 				}
 				l.mu.Unlock()
 				if err != nil {
@@ -115,7 +116,7 @@ func TestSentinelFollowsFailover(t *testing.T) {
 			time.Sleep(2 * time.Second)
 			close(stop)
 			l.wait()
-			if got := s.topo.nodes()[0].addr; got != g.Master.Addr {
+			if got := s.c.Addrs()[0]; got != g.Master.Addr {
 				t.Fatalf("store uses %s, the master is %s", got, g.Master.Addr)
 			}
 			l.mu.Lock()
@@ -134,8 +135,8 @@ func TestSentinelFollowsFailover(t *testing.T) {
 // +switch-master event alone, as a RESP3 push or a RESP2 message: polling is
 // off here.
 func TestSentinelSwitchesOnTheEvent(t *testing.T) {
-	defer func(d time.Duration) { watchInterval = d }(watchInterval)
-	watchInterval = time.Hour
+	defer func(d time.Duration) { client.SentinelWatchInterval = d }(client.SentinelWatchInterval)
+	client.SentinelWatchInterval = time.Hour
 	for _, protocol := range []int{3, 2} {
 		t.Run(fmt.Sprintf("RESP%d", protocol), func(t *testing.T) {
 			g := redisserver.StartSentinel(t, redisserver.SentinelConfig{DownAfter: time.Second})
@@ -144,8 +145,8 @@ func TestSentinelSwitchesOnTheEvent(t *testing.T) {
 			time.Sleep(200 * time.Millisecond) // the subscription is up
 			start := time.Now()
 			g.Failover(t)
-			if !waitFor(5*time.Second, func() bool { return s.topo.nodes()[0].addr == g.Master.Addr }) {
-				t.Fatalf("the store still uses %s %v after the failover to %s", s.topo.nodes()[0].addr, time.Since(start).Round(time.Millisecond), g.Master.Addr)
+			if !waitFor(5*time.Second, func() bool { return s.c.Addrs()[0] == g.Master.Addr }) {
+				t.Fatalf("the store still uses %s %v after the failover to %s", s.c.Addrs()[0], time.Since(start).Round(time.Millisecond), g.Master.Addr)
 			}
 			t.Logf("switched %v after SENTINEL FAILOVER was sent, without polling", time.Since(start).Round(time.Millisecond))
 			roundTrip(t, s, "after")

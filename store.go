@@ -8,8 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sessionx-redis/redisstore/pool"
-	"github.com/sessionx-redis/redisstore/resp"
+	"github.com/sessionx-redis/redisstore/internal/client"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -22,13 +21,10 @@ const MaxIDLength = 256
 // and loads them without decoding. Its method set meets sessionx's Store
 // interface when S is sessionx's Session, without importing sessionx.
 type Store[S any] struct {
-	cfg    *config
-	id     func(*S) string // the session's ID
-	ttl    atomic.Int64    // time.Duration of later Saves; SetTTL changes it
-	topo   topology        // which server runs each command
-	log    Logger
-	closed atomic.Bool
-	stats  counters
+	cfg *config
+	id  func(*S) string // the session's ID
+	ttl atomic.Int64    // time.Duration of later Saves; SetTTL changes it
+	c   *client.Client
 }
 
 // RedisStore is the store of this module's session.Session, for
@@ -59,31 +55,12 @@ func New[S any](opts Options, id func(*S) string) (*Store[S], error) {
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = discard{}
-	}
-	s := &Store[S]{cfg: cfg, id: id, log: log}
-	s.ttl.Store(int64(cfg.TTL))
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout+cfg.ReadTimeout)
-	defer cancel()
-	switch {
-	case len(cfg.SentinelAddrs) > 0:
-		s.topo, err = newSentinel(ctx, cfg, log, &s.stats)
-	case len(cfg.ClusterAddrs) > 0:
-		s.topo, err = newCluster(ctx, cfg, log, &s.stats)
-	default:
-		var n *node
-		n, err = newNode(cfg, cfg.network, cfg.Addr, log, &s.stats)
-		s.topo = single{n}
-	}
+	c, err := client.New(*cfg.client)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Ping(ctx); err != nil {
-		s.topo.close()
-		return nil, err
-	}
+	s := &Store[S]{cfg: cfg, id: id, c: c}
+	s.ttl.Store(int64(cfg.TTL))
 	return s, nil
 }
 
@@ -115,19 +92,23 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	cmd := command{kind: cmdGet, prefix: s.cfg.Prefix, id: id, buf: *bp}
-	err := s.do(ctx, &cmd)
-	if cap(cmd.buf) <= 1<<20 {
-		*bp = cmd.buf[:0] // keep a grown buffer, unless it grew huge
+	var b client.Batch
+	b.Idempotent = true
+	b.Add(client.ReplyBulk, "GET", client.Key(s.cfg.Prefix, id))
+	b.Replies[0].Bulk = *bp
+	err := s.c.Do(ctx, &b)
+	r := &b.Replies[0]
+	if cap(r.Bulk) <= 1<<20 {
+		*bp = r.Bulk[:0] // keep a grown buffer, unless it grew huge
 	}
 	if err != nil {
 		return nil, err
 	}
-	if cmd.null {
+	if r.Null {
 		return nil, ErrSessionNotFound
 	}
 	sess := new(S)
-	if err := decode(cmd.buf, sess); err != nil {
+	if err := decode(r.Bulk, sess); err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return sess, nil
@@ -156,8 +137,14 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
-	cmd := command{kind: cmdSet, prefix: s.cfg.Prefix, id: id, value: value, ttl: ttl}
-	return s.do(ctx, &cmd)
+	var b client.Batch
+	b.Idempotent = true
+	if ttl%time.Second == 0 {
+		b.Add(client.ReplyOK, "SET", client.Key(s.cfg.Prefix, id), client.Bytes(value), client.Str("EX"), client.Int(int64(ttl/time.Second)))
+	} else {
+		b.Add(client.ReplyOK, "SET", client.Key(s.cfg.Prefix, id), client.Bytes(value), client.Str("PX"), client.Int(int64(ttl/time.Millisecond)))
+	}
+	return s.c.Do(ctx, &b)
 }
 
 // DeleteContext is Delete within ctx.
@@ -165,15 +152,14 @@ func (s *Store[S]) DeleteContext(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	cmd := command{kind: cmdDel, prefix: s.cfg.Prefix, id: id}
-	return s.do(ctx, &cmd)
+	var b client.Batch
+	b.Idempotent = true
+	b.Add(client.ReplyInt, "DEL", client.Key(s.cfg.Prefix, id))
+	return s.c.Do(ctx, &b)
 }
 
 // Ping checks that Redis answers.
-func (s *Store[S]) Ping(ctx context.Context) error {
-	cmd := command{kind: cmdPing}
-	return s.do(ctx, &cmd)
-}
+func (s *Store[S]) Ping(ctx context.Context) error { return s.c.Ping(ctx) }
 
 // SetTTL sets the TTL of later Saves. A d under a millisecond restores the
 // configured TTL (Options.TTL, 24h by default) rather than storing sessions
@@ -187,136 +173,10 @@ func (s *Store[S]) SetTTL(d time.Duration) {
 
 // Close closes every connection. Calls after Close return ErrClosed; calls
 // in flight finish. Close is idempotent.
-func (s *Store[S]) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	return s.topo.close()
-}
+func (s *Store[S]) Close() error { return s.c.Close() }
 
-// do runs cmd on the server that holds its key. The first attempt allocates
-// nothing; failures go to retry.
-func (s *Store[S]) do(ctx context.Context, cmd *command) error {
-	if s.closed.Load() {
-		return ErrClosed
-	}
-	s.stats.commands.Add(1)
-	n, err := s.topo.nodeFor(cmd.prefix, cmd.id)
-	if err == nil {
-		if err = n.do(ctx, cmd); err == nil {
-			return nil
-		}
-	}
-	return s.retry(ctx, cmd, n, err)
-}
-
-// Redirection and retry limits of Store.do.
-const (
-	maxRedirects = 3                      // MOVED or ASK replies followed per command
-	minBackoff   = 10 * time.Millisecond  // first wait before a retry
-	maxBackoff   = 200 * time.Millisecond // longest wait between retries
-)
-
-// retry handles the failure err of cmd on n (nil when no node was found):
-// it follows MOVED and ASK redirections (at most maxRedirects), retries
-// transient server errors (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN,
-// too many clients) and topology changes (a dead or demoted master) with
-// exponential backoff until ctx's deadline, or ReadTimeout after the first
-// failure when ctx has none. Other errors return at once.
-func (s *Store[S]) retry(ctx context.Context, cmd *command, n *node, err error) error {
-	giveUp, ok := ctx.Deadline()
-	if !ok {
-		giveUp = time.Now().Add(s.cfg.ReadTimeout)
-	}
-	backoff := minBackoff
-	redirects := 0
-	for {
-		if s.closed.Load() {
-			return ErrClosed
-		}
-		if ctx.Err() != nil {
-			return s.fail(cmd, n, err)
-		}
-		switch classify(err) {
-		case classRedirect:
-			var se resp.Error
-			errors.As(err, &se)
-			slot, addr, ok := se.Redirect()
-			if !ok {
-				return s.fail(cmd, n, err)
-			}
-			if redirects++; redirects > maxRedirects {
-				return s.fail(cmd, n, fmt.Errorf("%w (%d), the last: %w", ErrTooManyRedirects, maxRedirects, err))
-			}
-			target, terr := s.topo.nodeAt(redirectAddr(addr, n))
-			if terr != nil {
-				s.log.Warn("redisstore: cannot follow redirection", "reply", se.Msg, "err", terr)
-				return s.fail(cmd, n, err)
-			}
-			if se.Kind == "MOVED" {
-				s.topo.moved(slot, target)
-			} else {
-				cmd.asking = true
-			}
-			n = target
-			err = n.do(ctx, cmd)
-			cmd.asking = false
-			if err == nil {
-				return nil
-			}
-			continue
-		case classTransient:
-			s.topo.recover(ctx, n, err)
-		case classTopology:
-			if !s.topo.recover(ctx, n, err) {
-				return s.fail(cmd, n, err)
-			}
-		default:
-			return s.fail(cmd, n, err)
-		}
-		if !sleepUntil(ctx, backoff, giveUp) {
-			return s.fail(cmd, n, err)
-		}
-		backoff = min(2*backoff, maxBackoff)
-		next, nerr := s.topo.nodeFor(cmd.prefix, cmd.id)
-		if nerr != nil {
-			err = nerr
-			continue
-		}
-		n = next
-		if err = n.do(ctx, cmd); err == nil {
-			return nil
-		}
-	}
-}
-
-// sleepUntil waits d, unless ctx ends first or d would pass giveUp, and
-// reports whether it waited.
-func sleepUntil(ctx context.Context, d time.Duration, giveUp time.Time) bool {
-	if time.Now().Add(d).After(giveUp) {
-		return false
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// fail counts err and wraps it with the command and the server's address.
-func (s *Store[S]) fail(cmd *command, n *node, err error) error {
-	s.stats.countError(err)
-	if err == ErrClosed {
-		return err
-	}
-	if n == nil {
-		return fmt.Errorf("redisstore: %s: %w", cmd.kind, err)
-	}
-	return fmt.Errorf("redisstore: %s on %s: %w", cmd.kind, n.addr, err)
-}
+// Stats returns a snapshot of the store's counters.
+func (s *Store[S]) Stats() Stats { return s.c.Stats() }
 
 // checkID rejects IDs that are empty, too long, or hold spaces or control
 // characters, before any network I/O.
@@ -333,26 +193,4 @@ func checkID(id string) error {
 		}
 	}
 	return nil
-}
-
-// errKind names the class of an error for Stats.Errors.
-func errKind(err error) string {
-	var se resp.Error
-	var pe *resp.ProtocolError
-	switch {
-	case errors.As(err, &se):
-		return se.Kind
-	case errors.Is(err, pool.ErrTimeout):
-		return "pool timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return "timeout"
-	case errors.As(err, &pe):
-		return "protocol"
-	case errors.Is(err, ErrClosed):
-		return "closed"
-	default:
-		return "network"
-	}
 }

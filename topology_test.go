@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"github.com/sessionx-redis/redisstore/internal/client"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func TestMovedForeverGivesErrTooManyRedirects(t *testing.T) {
 	srv := fault.Start(t, fault.Config{})
 	srv.Handle(fault.Rule{Command: "CLUSTER", Reply: slotsReply(t, srv.Addr())})
 	for _, c := range []string{"GET", "SET", "DEL"} {
-		srv.Handle(fault.Rule{Command: c, Reply: fault.Moved(keySlot("sessionx:", "loop"), srv.Addr())})
+		srv.Handle(fault.Rule{Command: c, Reply: fault.Moved(client.KeySlot("sessionx:", "loop"), srv.Addr())})
 	}
 	s := openStore(t, Options{ClusterAddrs: []string{srv.Addr()}})
 	start := time.Now()
@@ -39,8 +40,8 @@ func TestMovedForeverGivesErrTooManyRedirects(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("redirect limit took %v", d)
 	}
-	if n := srv.Count("SET"); n != 1+maxRedirects {
-		t.Errorf("SET sent %d times, want %d", n, 1+maxRedirects)
+	if n := srv.Count("SET"); n != 1+client.MaxRedirects {
+		t.Errorf("SET sent %d times, want %d", n, 1+client.MaxRedirects)
 	}
 	t.Logf("%v", err)
 }
@@ -175,7 +176,7 @@ func TestAskIsFollowedOnceWithoutChangingTheMap(t *testing.T) {
 	importing.Handle(fault.Rule{Command: "ASKING", Reply: "+OK\r\n"})
 	putSession(importing, "asked")
 	putSession(owner, "asked")
-	slot := keySlot(DefaultPrefix, "asked")
+	slot := client.KeySlot(DefaultPrefix, "asked")
 	owner.Handle(fault.Rule{Command: "GET", Times: 1, Reply: fault.ErrorReply("ASK " + strconv.Itoa(slot) + " " + importing.Addr())})
 	s := openStore(t, Options{ClusterAddrs: []string{owner.Addr()}})
 
@@ -207,7 +208,7 @@ func TestMovedRepointsTheSlot(t *testing.T) {
 	// The slot moves: the old owner redirects, and every node's map says so.
 	old.ClearRules()
 	old.Handle(fault.Rule{Command: "CLUSTER", Reply: slotsReply(t, moved.Addr())})
-	old.Handle(fault.Rule{Command: "GET", Reply: fault.Moved(keySlot(DefaultPrefix, "moving"), moved.Addr())})
+	old.Handle(fault.Rule{Command: "GET", Reply: fault.Moved(client.KeySlot(DefaultPrefix, "moving"), moved.Addr())})
 
 	for i := range 3 {
 		if _, err := s.Load("moving"); err != nil {
@@ -219,23 +220,5 @@ func TestMovedRepointsTheSlot(t *testing.T) {
 	}
 	if g := moved.Count("GET"); g != 3 {
 		t.Errorf("new owner saw %d GETs, want 3", g)
-	}
-}
-
-// MOVED and ASK name IPv6 nodes without brackets, and nodes that do not know
-// their own address by port alone.
-func TestRedirectAddr(t *testing.T) {
-	for _, tc := range []struct{ from, in, want string }{
-		{"10.0.0.1:7000", "10.0.0.2:7001", "10.0.0.2:7001"},
-		{"10.0.0.1:7000", ":7001", "10.0.0.1:7001"},
-		{"[::1]:7000", "::1:7001", "[::1]:7001"},
-		{"[::1]:7000", "2001:db8::7:6381", "[2001:db8::7]:6381"},
-		{"[::1]:7000", ":7001", "[::1]:7001"},
-		{"[::1]:7000", "[::2]:7001", "[::2]:7001"},
-		{"redis.example:7000", "node-2.example:7001", "node-2.example:7001"},
-	} {
-		if got := redirectAddr(tc.in, &node{addr: tc.from}); got != tc.want {
-			t.Errorf("redirectAddr(%q) from %s = %q, want %q", tc.in, tc.from, got, tc.want)
-		}
 	}
 }

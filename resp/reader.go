@@ -113,6 +113,26 @@ func (r *Reader) ReadValue() (Value, error) {
 	}
 }
 
+// ReadPush reads a reply that must be a push ('>'), such as SUBSCRIBE's
+// confirmation on RESP3, and returns it rather than passing it to the push
+// handler. Attributes before it are returned in its Attrs; a reply of
+// another type is consumed whole and reported as an *UnexpectedError, a
+// server error reply as an Error.
+func (r *Reader) ReadPush() (Value, error) {
+	defer r.trim()
+	r.begun = false
+	v, err := r.readValue(1)
+	switch {
+	case err != nil:
+		return Value{}, err
+	case v.Type == TypePush:
+		return v, nil
+	case v.Type == TypeError || v.Type == TypeBulkError:
+		return Value{}, newError(v.Str)
+	}
+	return Value{}, &UnexpectedError{Got: v.Type, Want: "push"}
+}
+
 // ReadBulk reads a bulk string reply, appending it to dst[:0]; null is true for $-1 and
 // _. It allocates nothing when cap(dst) holds the string. Attributes are skipped and
 // pushes delivered; a reply of another type is consumed whole and reported as an

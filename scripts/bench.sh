@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compares redisstore with go-redis, rueidis, redigo and a raw stdlib client
 # (the bench/ module) against one redis-server, and prints benchstat tables
-# of each peer against redisstore plus the binary sizes of cmd/sizes.
+# of each peer against redisstore plus the binary sizes of cmd/sizes
+# (scripts/sizes.sh).
 #
 # The sequential benchmarks run with the test binary and redis-server pinned
 # to the same CPU (taskset), because unpinned sequential timings on a small
@@ -102,19 +103,7 @@ echo
 
 if [ "${BENCH_SKIP_SIZES:-}" != "1" ]; then
 	echo
-	echo "## Binary size of a net/http server saving and loading one session per request (-ldflags='-s -w')"
-	echo
-	declare -A size
-	for s in nostore nostorejson redisstore goredis; do
-		(cd bench && go build -ldflags='-s -w' -o "$out/size-$s" "./cmd/sizes/$s")
-		size[$s]=$(stat -c %s "$out/size-$s")
-	done
-	base=${size[nostore]}
-	printf '%-12s %12s %12s\n' server bytes "vs nostore"
-	for s in nostore nostorejson redisstore goredis; do
-		awk -v n="$s" -v b="${size[$s]}" -v base="$base" \
-			'BEGIN { printf "%-12s %12d %+12d (%+.2f MB)\n", n, b, b - base, (b - base) / 1e6 }'
-	done
+	scripts/sizes.sh
 fi
 echo
 echo "total time: $(($(date +%s) - started)) s"

@@ -1,4 +1,4 @@
-package redisstore
+package client
 
 import (
 	"context"
@@ -10,16 +10,16 @@ import (
 	"github.com/sessionx-redis/redisstore/resp"
 )
 
-// topology says which server runs a command: one server (single), the
-// master a Sentinel group names (sentinel), or the owner of the key's slot
-// in a Redis Cluster (cluster). Store.do asks it for a node, runs the
-// command there, and calls its hooks when the reply says the topology
-// changed. Its methods are safe for concurrent use.
+// topology says which server runs a batch: one server (single), the master
+// a Sentinel group names (sentinel), or the owner of the key's slot in a
+// Redis Cluster (cluster). Client.Do asks it for a node, runs the batch
+// there, and calls its hooks when the reply says the topology changed. Its
+// methods are safe for concurrent use.
 type topology interface {
-	// nodeFor returns the node that serves the key prefix+id (PING's empty
-	// key is slot 0's). It must not allocate. It takes the key, not the
-	// command, so that a command on the caller's stack stays there.
-	nodeFor(prefix, id string) (*node, error)
+	// nodeFor returns the node that serves slot (a batch without keys
+	// goes to slot 0's). It must not allocate. It takes the slot, not the
+	// batch, so that a batch on the caller's stack stays there.
+	nodeFor(slot int) (*node, error)
 	// nodeAt returns the node at addr, for a MOVED or ASK redirection; the
 	// single and sentinel topologies do not follow redirections.
 	nodeAt(addr string) (*node, error)
@@ -27,7 +27,7 @@ type topology interface {
 	// and schedules a refresh of the slot map, at most one per
 	// refreshInterval.
 	moved(slot int, n *node)
-	// recover is told that cmd failed on n with err, an error that may mean
+	// recover is told that a batch failed on n with err, an error that may mean
 	// the topology changed: a connection or dial failure, READONLY, a node
 	// closed by an earlier recovery, CLUSTERDOWN, MASTERDOWN. It updates the
 	// topology within ctx (rediscovering the master, refreshing the slot
@@ -42,7 +42,7 @@ type topology interface {
 // single is one server: the behaviour of Options.Addr and Options.URL.
 type single struct{ n *node }
 
-func (s single) nodeFor(string, string) (*node, error) { return s.n, nil }
+func (s single) nodeFor(int) (*node, error) { return s.n, nil }
 
 func (s single) nodeAt(string) (*node, error) {
 	return nil, errors.New("redisstore: redirection from a single server (is it a Redis Cluster node? use ClusterAddrs)")
@@ -56,36 +56,7 @@ func (s single) nodes() []*node { return []*node{s.n} }
 
 func (s single) close() error { return s.n.close() }
 
-// poolStats sums the pool statistics of nodes.
-func poolStats(nodes []*node) pool.Stats {
-	var sum pool.Stats
-	for _, n := range nodes {
-		st := n.pool.Stats()
-		sum.MaxOpen += st.MaxOpen
-		sum.Hits += st.Hits
-		sum.Misses += st.Misses
-		sum.Dials += st.Dials
-		sum.DialErrors += st.DialErrors
-		sum.Waits += st.Waits
-		sum.WaitDuration += st.WaitDuration
-		sum.Timeouts += st.Timeouts
-		sum.Canceled += st.Canceled
-		sum.Open += st.Open
-		sum.Idle += st.Idle
-		sum.InUse += st.InUse
-		sum.Dialing += st.Dialing
-		sum.Closing += st.Closing
-		sum.ClosedIdleTimeout += st.ClosedIdleTimeout
-		sum.ClosedLifetime += st.ClosedLifetime
-		sum.ClosedHealth += st.ClosedHealth
-		sum.ClosedBroken += st.ClosedBroken
-		sum.ClosedMaxIdle += st.ClosedMaxIdle
-		sum.ClosedByCloseIdle += st.ClosedByCloseIdle
-	}
-	return sum
-}
-
-// errorClass says what Store.do does after a failed attempt.
+// errorClass says what Client.retry does after a failed attempt.
 type errorClass uint8
 
 const (
@@ -93,6 +64,7 @@ const (
 	classRedirect                    // MOVED or ASK: follow it
 	classTransient                   // the server is busy or loading: back off and retry
 	classTopology                    // the topology may have changed: recover, then retry
+	classScript                      // NOSCRIPT: send the scripts' source, then retry
 )
 
 // classify sorts the error of one attempt.
@@ -102,8 +74,10 @@ func classify(err error) errorClass {
 		switch se.Kind {
 		case "MOVED", "ASK":
 			return classRedirect
+		case "NOSCRIPT":
+			return classScript
 		case "LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN":
-			return classTransient // Store.do tells the topology, then retries
+			return classTransient // retry tells the topology, then retries
 		case "READONLY":
 			return classTopology
 		case "ERR":
@@ -120,7 +94,7 @@ func classify(err error) errorClass {
 		errors.Is(err, pool.ErrTimeout), errors.As(err, &ue), errors.As(err, &pe):
 		return classFatal
 	case errors.Is(err, ErrClosed):
-		return classTopology // a node an earlier recovery closed; Store.do checks its own Close
+		return classTopology // a node an earlier recovery closed; retry checks the client's Close
 	}
 	return classTopology // a dial or connection failure
 }

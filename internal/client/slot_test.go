@@ -1,4 +1,4 @@
-package redisstore
+package client
 
 import (
 	"strings"
@@ -32,8 +32,8 @@ func TestKeySlotMatchesRedis(t *testing.T) {
 	for _, tc := range tests {
 		// Every split of the key into prefix and id gives the same slot.
 		for i := 0; i <= len(tc.key); i++ {
-			if got := keySlot(tc.key[:i], tc.key[i:]); got != tc.slot {
-				t.Errorf("keySlot(%q, %q) = %d, want %d", tc.key[:i], tc.key[i:], got, tc.slot)
+			if got := KeySlot(tc.key[:i], tc.key[i:]); got != tc.slot {
+				t.Errorf("KeySlot(%q, %q) = %d, want %d", tc.key[:i], tc.key[i:], got, tc.slot)
 			}
 		}
 	}
@@ -42,8 +42,8 @@ func TestKeySlotMatchesRedis(t *testing.T) {
 func TestKeySlotAllocatesNothing(t *testing.T) {
 	id := strings.Repeat("a1b2", 16)
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = keySlot("sessionx:{tenant}", id)
-		_ = keySlot("sessionx:", id)
+		_ = KeySlot("sessionx:{tenant}", id)
+		_ = KeySlot("sessionx:", id)
 	})
 	if allocs != 0 {
 		t.Fatalf("keySlot allocates %v times per call", allocs)
@@ -53,6 +53,6 @@ func TestKeySlotAllocatesNothing(t *testing.T) {
 func BenchmarkKeySlot(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		keySlot("sessionx:", "0123456789abcdef0123456789abcdef")
+		KeySlot("sessionx:", "0123456789abcdef0123456789abcdef")
 	}
 }

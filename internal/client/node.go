@@ -1,9 +1,8 @@
-package redisstore
+package client
 
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -14,10 +13,10 @@ import (
 // them among callers.
 type node struct {
 	addr  string
-	cfg   *config
+	cfg   *Config
 	pool  *pool.Pool[*conn]
 	log   Logger
-	stats *counters // the store's
+	stats *counters // the client's
 
 	slots  []pipeSlot    // fixed at New
 	next   atomic.Uint32 // round robin over slots
@@ -33,15 +32,10 @@ type pipeSlot struct {
 	err     error         // the last dial's error
 }
 
-// pipesPerNode is how many connections a node's callers share: one per CPU,
-// so that one reader goroutine per CPU decodes replies, within PoolSize.
-func pipesPerNode(cfg *config) int {
-	return max(1, min(cfg.PoolSize, runtime.GOMAXPROCS(0)))
-}
-
 // newNode makes the pool of connections to addr; it dials nothing yet
 // (except MinIdle connections, in the background).
-func newNode(cfg *config, network, addr string, log Logger, stats *counters) (*node, error) {
+func newNode(cfg *Config, network, addr string, stats *counters) (*node, error) {
+	log := cfg.Logger
 	p, err := pool.New(pool.Config[*conn]{
 		Dial: func(ctx context.Context) (*conn, error) {
 			c, err := dial(ctx, cfg, network, addr)
@@ -66,7 +60,7 @@ func newNode(cfg *config, network, addr string, log Logger, stats *counters) (*n
 		return nil, err
 	}
 	n := &node{addr: addr, cfg: cfg, pool: p, log: log, stats: stats}
-	n.slots = make([]pipeSlot, pipesPerNode(cfg))
+	n.slots = make([]pipeSlot, cfg.pipesPerNode())
 	return n, nil
 }
 
@@ -88,12 +82,16 @@ func (n *node) close() error {
 	return n.pool.Close()
 }
 
-// do runs cmd on one of the node's pipes. When the pipe turns out dead
+// do runs b on one of the node's pipes.
+func (n *node) do(ctx context.Context, b *Batch) error { return n.doAsking(ctx, b, false) }
+
+// doAsking runs b on one of the node's pipes, each command after ASKING
+// when asking (a Cluster ASK redirection). When the pipe turns out dead
 // before any reply byte arrived for a connection that served before (the
-// server closed it while idle), the command is sent once more on a new
-// connection: GET, SET, DEL and PING are idempotent. A server error reply is
-// never retried here. Errors are returned unwrapped.
-func (n *node) do(ctx context.Context, cmd *command) error {
+// server closed it while idle), an Idempotent batch is sent once more on a
+// new connection. A server error reply is never retried here. It returns
+// the first command's error reply, or why the batch failed, unwrapped.
+func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -103,24 +101,25 @@ func (n *node) do(ctx context.Context, cmd *command) error {
 			return err
 		}
 		reused := p.served.Load() > 0
-		err = p.roundTrip(ctx, cmd)
+		err = p.roundTrip(ctx, b, asking)
 		if err == nil {
-			return nil
+			return b.firstErr()
 		}
-		if attempt > 0 || !reused || !staleConnError(err) || ctx.Err() != nil {
+		if attempt > 0 || !reused || !b.Idempotent || !staleConnError(err) || ctx.Err() != nil {
 			if err == errPipeClosing {
 				err = ErrClosed
 			}
 			return err
 		}
 		n.stats.retries.Add(1)
-		n.log.Info("redisstore: retrying on a new connection", "addr", n.addr, "command", cmd.kind.String(), "err", err)
+		n.log.Info("redisstore: retrying on a new connection", "addr", n.addr, "command", b.names(), "err", err)
 	}
 }
 
-// roundTrip sends cmd on p and waits for its reply or the end of ctx.
-func (p *pipe) roundTrip(ctx context.Context, cmd *command) error {
-	cl, err := p.send(cmd)
+// roundTrip sends b on p and waits for its replies or the end of ctx. The
+// error is the pipe's; the commands' own are in b.Replies.
+func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool) error {
+	cl, err := p.send(b, asking)
 	if err != nil {
 		return err
 	}
@@ -131,15 +130,16 @@ func (p *pipe) roundTrip(ctx context.Context, cmd *command) error {
 		case <-cl.done:
 		case <-done:
 			if cl.state.CompareAndSwap(callPending, callAbandoned) {
-				return ctx.Err() // the pipe reads and drops the reply
+				return ctx.Err() // the pipe reads and drops the replies
 			}
 			<-cl.done
 		}
 	}
 	err = cl.err
-	if cmd.kind == cmdGet {
-		cmd.buf = append(cmd.buf[:0], cl.cmd.buf...)
-		cmd.null = cl.cmd.null
+	if err == nil {
+		for i := range b.n {
+			cl.replies[i].copyTo(&b.Replies[i])
+		}
 	}
 	cl.recycle()
 	return err

@@ -1,4 +1,4 @@
-package redisstore
+package client
 
 // slotCount is the number of hash slots of a Redis Cluster.
 const slotCount = 16384
@@ -28,12 +28,12 @@ func crc16(crc uint16, s string) uint16 {
 	return crc
 }
 
-// keySlot returns the hash slot of the key prefix+id without building the
+// KeySlot returns the hash slot of the key prefix+id without building the
 // key. As Redis does, when the key holds a '{' followed later by a '}' with
 // at least one byte between them, only the bytes between the first '{' and
 // the first '}' after it are hashed (a hash tag), so that keys sharing a tag
 // share a slot.
-func keySlot(prefix, id string) int {
+func KeySlot(prefix, id string) int {
 	open := -1 // index of the first '{' in prefix+id
 	for i := 0; i < len(prefix)+len(id); i++ {
 		if keyByte(prefix, id, i) == '{' {

@@ -1,4 +1,4 @@
-package redisstore
+package client
 
 import (
 	"context"
@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
-
 	"sync/atomic"
+	"time"
 
 	"github.com/sessionx-redis/redisstore/resp"
 )
@@ -19,14 +18,14 @@ import (
 const refreshInterval = 100 * time.Millisecond
 
 // Following a Sentinel failover in which the old master stays up (and keeps
-// accepting writes for a while, as with SENTINEL FAILOVER): the store
+// accepting writes for a while, as with SENTINEL FAILOVER): the client
 // subscribes to +switch-master on one sentinel and switches on the event;
-// it also asks a sentinel for the master every watchInterval, in case an
-// event was missed while no subscription was up.
+// it also asks a sentinel for the master every SentinelWatchInterval (a
+// test hook), in case an event was missed while no subscription was up.
 var (
-	watchInterval     = time.Second
-	resubscribeDelay  = 500 * time.Millisecond // before subscribing again after a failure
-	switchMasterEvent = "+switch-master"
+	SentinelWatchInterval = time.Second
+	resubscribeDelay      = 500 * time.Millisecond // before subscribing again after a failure
+	switchMasterEvent     = "+switch-master"
 )
 
 // sentinel is the master of a Sentinel group. It asks the sentinels (in
@@ -36,8 +35,8 @@ var (
 // dead connection, a refused dial) or the watcher sees a new address, it
 // rediscovers, switches to the new master and closes the old one's pool.
 type sentinel struct {
-	cfg   *config // the data nodes'
-	scfg  *config // the sentinels': their credentials, database 0
+	cfg   *Config // the data nodes'
+	scfg  *Config // the sentinels': their credentials, database 0
 	log   Logger
 	stats *counters
 
@@ -48,19 +47,19 @@ type sentinel struct {
 	last   time.Time  // when the last rediscovery ended
 	closed bool
 
-	watchEvery time.Duration  // watchInterval when the store was made
+	watchEvery time.Duration  // SentinelWatchInterval when the client was made
 	stop       chan struct{}  // closed by close: ends the watcher and listener
 	wg         sync.WaitGroup // the watcher, the listener and closes of old masters
 }
 
 // newSentinel finds the master of cfg.MasterName through cfg.SentinelAddrs.
-func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) (*sentinel, error) {
+func newSentinel(ctx context.Context, cfg *Config, stats *counters) (*sentinel, error) {
 	scfg := *cfg
 	scfg.Username, scfg.Password, scfg.DB = cfg.SentinelUsername, cfg.SentinelPassword, 0
 	s := &sentinel{
-		cfg: cfg, scfg: &scfg, log: log, stats: stats,
+		cfg: cfg, scfg: &scfg, log: cfg.Logger, stats: stats,
 		addrs:      append([]string(nil), cfg.SentinelAddrs...),
-		watchEvery: watchInterval,
+		watchEvery: SentinelWatchInterval,
 		stop:       make(chan struct{}),
 	}
 	addr, err := s.discover(ctx)
@@ -70,7 +69,7 @@ func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) 
 	if err := s.checkMaster(ctx, addr); err != nil {
 		return nil, err
 	}
-	n, err := newNode(cfg, "tcp", addr, log, stats)
+	n, err := newNode(cfg, "tcp", addr, stats)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +80,7 @@ func newSentinel(ctx context.Context, cfg *config, log Logger, stats *counters) 
 	return s, nil
 }
 
-func (s *sentinel) nodeFor(string, string) (*node, error) { return s.master.Load(), nil }
+func (s *sentinel) nodeFor(int) (*node, error) { return s.master.Load(), nil }
 
 func (s *sentinel) nodeAt(string) (*node, error) {
 	return nil, errors.New("redisstore: redirection from a Sentinel master (is it a Redis Cluster node? use ClusterAddrs)")
@@ -132,7 +131,7 @@ func (s *sentinel) switchLocked(ctx context.Context) {
 		s.log.Warn("redisstore: Sentinel names a server that is not a master yet", "addr", addr, "err", err)
 		return
 	}
-	n, err := newNode(s.cfg, "tcp", addr, s.log, s.stats)
+	n, err := newNode(s.cfg, "tcp", addr, s.stats)
 	if err != nil {
 		s.log.Warn("redisstore: Sentinel master", "addr", addr, "err", err)
 		return
@@ -208,7 +207,7 @@ func (s *sentinel) checkMaster(ctx context.Context, addr string) error {
 	return nil
 }
 
-// watch asks a sentinel for the master every watchInterval over one
+// watch asks a sentinel for the master every watchEvery over one
 // connection (moving on to the next sentinel when it fails) and switches
 // when the answer changes.
 func (s *sentinel) watch() {

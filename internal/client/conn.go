@@ -1,4 +1,4 @@
-package redisstore
+package client
 
 import (
 	"bufio"
@@ -39,7 +39,7 @@ type conn struct {
 // dial connects to addr and performs the handshake, all within DialTimeout
 // and the caller's context. Only the caller's context ending makes the error
 // a context error; DialTimeout striking is a network timeout.
-func dial(caller context.Context, cfg *config, network, addr string) (*conn, error) {
+func dial(caller context.Context, cfg *Config, network, addr string) (*conn, error) {
 	ctx, cancel := context.WithTimeout(caller, cfg.DialTimeout)
 	defer cancel()
 	fail := func(stage string, err error) (*conn, error) {
@@ -85,7 +85,7 @@ func dial(caller context.Context, cfg *config, network, addr string) (*conn, err
 // aLongTimeAgo is a deadline in the past, to abort blocked I/O at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-func newConn(nc net.Conn, cfg *config) *conn {
+func newConn(nc net.Conn, cfg *Config) *conn {
 	br := bufio.NewReaderSize(nc, 4096)
 	return &conn{
 		nc:           nc,
@@ -98,7 +98,7 @@ func newConn(nc net.Conn, cfg *config) *conn {
 }
 
 // handshake negotiates the protocol, authenticates and selects the database.
-func (c *conn) handshake(cfg *config) error {
+func (c *conn) handshake(cfg *Config) error {
 	resp3 := false
 	if cfg.Protocol != 2 {
 		err := c.hello(cfg)
@@ -133,7 +133,7 @@ func (c *conn) handshake(cfg *config) error {
 }
 
 // hello sends HELLO 3 with AUTH and SETNAME as configured.
-func (c *conn) hello(cfg *config) error {
+func (c *conn) hello(cfg *Config) error {
 	n := 2
 	if cfg.Password != "" {
 		n += 3

@@ -1,7 +1,6 @@
-package redisstore
+package client
 
 import (
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,14 +47,17 @@ type pipe struct {
 	closing bool      // Close: end once the calls in flight are answered
 }
 
-// call is one command in flight. Calls are recycled through callPool; a call
+// call is one batch in flight. Calls are recycled through callPool; a call
 // its caller gave up on is recycled by the pipe instead.
 type call struct {
-	cmd   command       // what was sent; cmd.buf receives a GET's value
-	err   error         // the outcome
-	due   time.Time     // when the reply is overdue: sent + ReadTimeout
-	done  chan struct{} // receives once the outcome is set, for a waiting caller
-	state atomic.Int32  // callPending, callDone or callAbandoned
+	n       int                // commands in the batch
+	kinds   [MaxCmds]ReplyKind // how each reply is read
+	asking  bool               // each command follows an ASKING
+	replies [MaxCmds]Reply     // read by the pipe; Bulk buffers are reused
+	err     error              // the pipe's failure, if any
+	due     time.Time          // when the reply is overdue: sent + ReadTimeout
+	done    chan struct{}      // receives once the outcome is set, for a waiting caller
+	state   atomic.Int32       // callPending, callDone or callAbandoned
 }
 
 const (
@@ -65,9 +67,6 @@ const (
 )
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
-
-// errPipeClosing refuses new calls on a pipe that closes with the store.
-var errPipeClosing = errors.New("redisstore: connection closing")
 
 // finish sets the call's outcome and wakes its caller, or recycles the call
 // when the caller already gave up.
@@ -80,20 +79,38 @@ func (cl *call) finish(err error) {
 	cl.recycle()
 }
 
-// recycle resets the call, keeping its reply buffer, and pools it.
+// recycle resets the call, keeping its reply buffers, and pools it.
 func (cl *call) recycle() {
-	buf := cl.cmd.buf
-	if cap(buf) > 1<<20 {
-		buf = nil // do not pin a huge reply
+	for i := range cl.n {
+		cl.replies[i].reset()
 	}
-	cl.cmd = command{buf: buf[:0]}
-	cl.err = nil
+	cl.n, cl.asking, cl.err = 0, false, nil
 	cl.state.Store(callPending)
 	callPool.Put(cl)
 }
 
+// read reads the replies of the call's commands, each after ASKING's +OK
+// when asking. The error returned means the stream is broken.
+func (cl *call) read(rd *resp.Reader) error {
+	for i := range cl.n {
+		var askErr error
+		if cl.asking {
+			if askErr = rd.ReadOK(); !resp.Usable(askErr) {
+				return askErr
+			}
+		}
+		if err := readReply(rd, cl.kinds[i], &cl.replies[i]); err != nil {
+			return err
+		}
+		if askErr != nil {
+			cl.replies[i].Err = askErr
+		}
+	}
+	return nil
+}
+
 // newPipe starts the reader of a pipe over the pooled connection res.
-func newPipe(n *node, res *pool.Resource[*conn], cfg *config) *pipe {
+func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 	p := &pipe{
 		c:            res.Value(),
 		res:          res,
@@ -113,14 +130,14 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *config) *pipe {
 	return p
 }
 
-// send queues cmd and makes sure it gets written. The returned call's done
-// channel receives when the reply has been read.
-func (p *pipe) send(cmd *command) (*call, error) {
+// send queues the commands of b and makes sure they get written. The
+// returned call's done channel receives when the replies have been read.
+func (p *pipe) send(b *Batch, asking bool) (*call, error) {
 	cl := callPool.Get().(*call)
-	buf := cl.cmd.buf
-	cl.cmd = *cmd
-	cl.cmd.buf = buf[:0]
-	cl.cmd.value = nil // written below; not kept
+	cl.n, cl.asking = b.n, asking
+	for i := range b.n {
+		cl.kinds[i] = b.cmds[i].kind
+	}
 
 	p.mu.Lock()
 	if p.err != nil {
@@ -129,7 +146,14 @@ func (p *pipe) send(cmd *command) (*call, error) {
 		cl.recycle()
 		return nil, err
 	}
-	p.wbuf = cmd.appendTo(p.wbuf)
+	if asking {
+		for i := range b.n {
+			p.wbuf = append(p.wbuf, askingCmd...)
+			p.wbuf = append(p.wbuf, b.buf[b.cmds[i].start:b.cmds[i].end]...)
+		}
+	} else {
+		p.wbuf = append(p.wbuf, b.buf...)
+	}
 	p.sent = time.Now()
 	cl.due = p.sent.Add(p.readTimeout)
 	if cl.due.Before(p.armed) {
@@ -144,6 +168,9 @@ func (p *pipe) send(cmd *command) (*call, error) {
 	p.flushLocked()
 	return cl, nil
 }
+
+// askingCmd is ASKING in RESP.
+const askingCmd = "*1\r\n$6\r\nASKING\r\n"
 
 // flushLocked writes wbuf, again and again while callers keep appending to
 // it. It is called with p.mu held and p.writing set, and returns with p.mu
@@ -229,7 +256,7 @@ func (p *pipe) readLoop() {
 		}
 		p.mu.Unlock()
 
-		err = cl.cmd.readReply(p.c.rd)
+		err = cl.read(p.c.rd)
 
 		p.mu.Lock()
 		if !resp.Usable(err) {
@@ -276,10 +303,6 @@ func (p *pipe) nextIdleCheck(now time.Time) time.Time {
 	}
 	return now.Add(time.Hour)
 }
-
-// errPipeRetired ends a pipe that idled for IdleTimeout or lived for
-// MaxLifetime; no call ever sees it.
-var errPipeRetired = errors.New("redisstore: connection retired")
 
 // endLocked fails the pipe with err (or the cause it already failed with),
 // fails every call in flight, and releases p.mu.

@@ -1,4 +1,4 @@
-package redisstore
+package client
 
 import (
 	"context"
@@ -13,21 +13,11 @@ import (
 	"github.com/sessionx-redis/redisstore/resp"
 )
 
-// ErrTooManyRedirects is returned (wrapped, with the last MOVED or ASK
-// reply) when a Redis Cluster redirected a command more than three times:
-// the cluster is resharding faster than the store can follow, or a node is
-// misconfigured.
-var ErrTooManyRedirects = errors.New("redisstore: too many cluster redirections")
-
-// errNoSlotOwner is the failure of a command whose slot no known node
-// serves; the slot map is refreshed and the command retried.
-var errNoSlotOwner = errors.New("redisstore: no cluster node serves the slot")
-
 // cluster is a Redis Cluster: a node (with its own pool) per server, and a
 // map from each of the 16384 hash slots to the master serving it, read from
 // CLUSTER SLOTS. Routing a command reads one atomic pointer.
 type cluster struct {
-	cfg   *config
+	cfg   *Config
 	log   Logger
 	stats *counters
 
@@ -43,8 +33,8 @@ type cluster struct {
 }
 
 // newCluster reads the slot map from the first seed node that answers.
-func newCluster(ctx context.Context, cfg *config, log Logger, stats *counters) (*cluster, error) {
-	c := &cluster{cfg: cfg, log: log, stats: stats, byAddr: make(map[string]*node)}
+func newCluster(ctx context.Context, cfg *Config, stats *counters) (*cluster, error) {
+	c := &cluster{cfg: cfg, log: cfg.Logger, stats: stats, byAddr: make(map[string]*node)}
 	if err := c.refresh(ctx); err != nil {
 		c.close()
 		return nil, err
@@ -52,9 +42,9 @@ func newCluster(ctx context.Context, cfg *config, log Logger, stats *counters) (
 	return c, nil
 }
 
-// nodeFor returns the master serving the slot of the key prefix+id.
-func (c *cluster) nodeFor(prefix, id string) (*node, error) {
-	if n := c.slots[keySlot(prefix, id)].Load(); n != nil {
+// nodeFor returns the master serving slot.
+func (c *cluster) nodeFor(slot int) (*node, error) {
+	if n := c.slots[slot].Load(); n != nil {
 		return n, nil
 	}
 	return nil, errNoSlotOwner
@@ -74,7 +64,7 @@ func (c *cluster) nodeAtLocked(addr string) (*node, error) {
 	if n := c.byAddr[addr]; n != nil {
 		return n, nil
 	}
-	n, err := newNode(c.cfg, "tcp", addr, c.log, c.stats)
+	n, err := newNode(c.cfg, "tcp", addr, c.stats)
 	if err != nil {
 		return nil, err
 	}

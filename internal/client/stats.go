@@ -1,0 +1,87 @@
+package client
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/sessionx-redis/redisstore/pool"
+)
+
+// Stats describes a client's activity since New.
+type Stats struct {
+	// Pool holds the connection pool's counters, summed over every server.
+	Pool pool.Stats
+	// Commands counts the commands run (each retry counts once).
+	Commands uint64
+	// Retries counts commands sent again on a new connection after a pooled
+	// connection turned out dead.
+	Retries uint64
+	// Errors counts the failed commands by kind: a Redis error kind ("OOM",
+	// "READONLY", "NOAUTH", ...), "timeout", "canceled", "pool timeout",
+	// "protocol", "network" or "closed".
+	Errors map[string]uint64
+}
+
+// counters are a client's live statistics.
+type counters struct {
+	commands atomic.Uint64
+	retries  atomic.Uint64
+
+	mu     sync.Mutex        // protects errors
+	errors map[string]uint64 // by ErrorKind; only touched on failures
+}
+
+func (c *counters) countError(err error) {
+	kind := ErrorKind(err)
+	c.mu.Lock()
+	if c.errors == nil {
+		c.errors = make(map[string]uint64)
+	}
+	c.errors[kind]++
+	c.mu.Unlock()
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() Stats {
+	st := Stats{
+		Pool:     poolStats(c.topo.nodes()),
+		Commands: c.stats.commands.Load(),
+		Retries:  c.stats.retries.Load(),
+		Errors:   make(map[string]uint64),
+	}
+	c.stats.mu.Lock()
+	for k, v := range c.stats.errors {
+		st.Errors[k] = v
+	}
+	c.stats.mu.Unlock()
+	return st
+}
+
+// poolStats sums the pool statistics of nodes.
+func poolStats(nodes []*node) pool.Stats {
+	var sum pool.Stats
+	for _, n := range nodes {
+		st := n.pool.Stats()
+		sum.MaxOpen += st.MaxOpen
+		sum.Hits += st.Hits
+		sum.Misses += st.Misses
+		sum.Dials += st.Dials
+		sum.DialErrors += st.DialErrors
+		sum.Waits += st.Waits
+		sum.WaitDuration += st.WaitDuration
+		sum.Timeouts += st.Timeouts
+		sum.Canceled += st.Canceled
+		sum.Open += st.Open
+		sum.Idle += st.Idle
+		sum.InUse += st.InUse
+		sum.Dialing += st.Dialing
+		sum.Closing += st.Closing
+		sum.ClosedIdleTimeout += st.ClosedIdleTimeout
+		sum.ClosedLifetime += st.ClosedLifetime
+		sum.ClosedHealth += st.ClosedHealth
+		sum.ClosedBroken += st.ClosedBroken
+		sum.ClosedMaxIdle += st.ClosedMaxIdle
+		sum.ClosedByCloseIdle += st.ClosedByCloseIdle
+	}
+	return sum
+}

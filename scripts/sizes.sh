@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds every server of bench/cmd/sizes with -trimpath -ldflags='-s -w' and
+# prints two markdown tables (1 KB = 1000 bytes):
+#   - each server's size and what it adds over nethttp (a bare net/http
+#     server), and, for the store-only servers, over nostore (sessions in a
+#     map, no manager);
+#   - what the store alone adds to a net/http + encoding/json server:
+#     redisstore against nostorejson, the same handler keeping its sessions
+#     in a map as encoding/json output.
+set -euo pipefail
+cd "$(dirname "$0")/../bench"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+store_only=" nostore nostorejson redisstore goredis "
+servers=(nethttp nostore nostorejson redisstore goredis stack scs gorilla)
+for d in cmd/sizes/*/; do # and any server not named above
+	[[ " ${servers[*]} " == *" $(basename "$d") "* ]] || servers+=("$(basename "$d")")
+done
+declare -A size
+for s in "${servers[@]}"; do
+	go build -trimpath -ldflags='-s -w' -o "$tmp/$s" "./cmd/sizes/$s"
+	size[$s]=$(stat -c %s "$tmp/$s")
+done
+kb() { awk -v d="$1" 'BEGIN { printf "%+.1f KB", d / 1000 }'; }
+
+echo "## Binary size of a net/http server per session stack (-trimpath -ldflags='-s -w')"
+echo
+echo "| server | bytes | over nethttp | over nostore |"
+echo "| --- | ---: | ---: | ---: |"
+for s in "${servers[@]}"; do
+	vs=""
+	[[ $store_only == *" $s "* ]] && vs=$(kb $((size[$s] - size[nostore])))
+	echo "| $s | ${size[$s]} | $(kb $((size[$s] - size[nethttp]))) | $vs |"
+done
+echo
+echo "## The store alone adds to a net/http + encoding/json server"
+echo
+echo "| server | bytes | over nostorejson |"
+echo "| --- | ---: | ---: |"
+for s in nostorejson redisstore; do
+	echo "| $s | ${size[$s]} | $(kb $((size[$s] - size[nostorejson]))) |"
+done
