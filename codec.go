@@ -7,6 +7,24 @@ import (
 	"github.com/sessionx-redis/redisstore/session"
 )
 
+// codec turns sessions of type S into JSON and back. A Store made by
+// NewRedisStore uses sessionCodec, which does not reach encoding/json's
+// decoder nor its reflection-based paths for other types, so a program that
+// never calls New links none of them; New uses jsonCodec.
+type codec[S any] struct {
+	encode func(*S) ([]byte, error)
+	decode func([]byte, *S) error
+}
+
+// sessionCodec is session.Session's own JSON methods.
+var sessionCodec = codec[session.Session]{
+	encode: (*session.Session).MarshalJSON,
+	decode: func(b []byte, s *session.Session) error { return s.UnmarshalJSON(b) },
+}
+
+// jsonCodec is encoding/json, with the fast paths below.
+func jsonCodec[S any]() codec[S] { return codec[S]{encode: encode[S], decode: decode[S]} }
+
 // encode returns the JSON of sess. session.Session's own MarshalJSON is
 // called directly: through json.Marshal, encoding/json would validate and
 // copy its output again. Its output is byte-identical to encoding/json's.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
@@ -122,40 +121,14 @@ type Options struct {
 // String describes the options with the password redacted, so that logging
 // Options (%v, %+v) never shows a secret.
 func (o Options) String() string {
-	var b strings.Builder
-	b.WriteString("redisstore.Options{")
-	field := func(name string, v any) {
-		if b.Len() > len("redisstore.Options{") {
-			b.WriteString(" ")
-		}
-		fmt.Fprintf(&b, "%s:%v", name, v)
-	}
-	field("Addr", o.Addr)
-	field("URL", redactURL(o.URL))
-	field("Username", o.Username)
-	field("Password", redacted(o.Password))
-	field("DB", o.DB)
-	field("Prefix", o.Prefix)
-	field("TTL", o.TTL)
-	field("TLS", o.TLSConfig != nil)
-	field("PoolSize", o.PoolSize)
-	field("MinIdle", o.MinIdle)
-	field("MaxIdle", o.MaxIdle)
-	field("IdleTimeout", o.IdleTimeout)
-	field("MaxLifetime", o.MaxLifetime)
-	field("DialTimeout", o.DialTimeout)
-	field("ReadTimeout", o.ReadTimeout)
-	field("WriteTimeout", o.WriteTimeout)
-	field("PoolTimeout", o.PoolTimeout)
-	field("Protocol", o.Protocol)
-	field("ClientName", o.ClientName)
-	field("SentinelAddrs", o.SentinelAddrs)
-	field("MasterName", o.MasterName)
-	field("SentinelUsername", o.SentinelUsername)
-	field("SentinelPassword", redacted(o.SentinelPassword))
-	field("ClusterAddrs", o.ClusterAddrs)
-	b.WriteString("}")
-	return b.String()
+	return fmt.Sprintf("redisstore.Options{Addr:%s URL:%s Username:%s Password:%s DB:%d Prefix:%s TTL:%v TLS:%t"+
+		" PoolSize:%d MinIdle:%d MaxIdle:%d IdleTimeout:%v MaxLifetime:%v DialTimeout:%v ReadTimeout:%v"+
+		" WriteTimeout:%v PoolTimeout:%v Protocol:%d ClientName:%s SentinelAddrs:%v MasterName:%s"+
+		" SentinelUsername:%s SentinelPassword:%s ClusterAddrs:%v}",
+		o.Addr, redactURL(o.URL), o.Username, redacted(o.Password), o.DB, o.Prefix, o.TTL, o.TLSConfig != nil,
+		o.PoolSize, o.MinIdle, o.MaxIdle, o.IdleTimeout, o.MaxLifetime, o.DialTimeout, o.ReadTimeout,
+		o.WriteTimeout, o.PoolTimeout, o.Protocol, o.ClientName, o.SentinelAddrs, o.MasterName,
+		o.SentinelUsername, redacted(o.SentinelPassword), o.ClusterAddrs)
 }
 
 // GoString is String, so %#v redacts the password too.

@@ -21,10 +21,11 @@ const MaxIDLength = 256
 // and loads them without decoding. Its method set meets sessionx's Store
 // interface when S is sessionx's Session, without importing sessionx.
 type Store[S any] struct {
-	cfg *config
-	id  func(*S) string // the session's ID
-	ttl atomic.Int64    // time.Duration of later Saves; SetTTL changes it
-	c   *client.Client
+	cfg   *config
+	id    func(*S) string // the session's ID
+	codec codec[S]        // the session's JSON
+	ttl   atomic.Int64    // time.Duration of later Saves; SetTTL changes it
+	c     *client.Client
 }
 
 // RedisStore is the store of this module's session.Session, for
@@ -41,13 +42,17 @@ var (
 // NewRedisStore returns a store of session.Session, as sessionx's
 // NewRedisStore does: it pings Redis and fails when Redis is unreachable.
 func NewRedisStore(opts Options) (*RedisStore, error) {
-	return New(opts, func(s *session.Session) string { return s.ID })
+	return newStore(opts, func(s *session.Session) string { return s.ID }, sessionCodec)
 }
 
 // New returns a store of sessions of type S, whose ID id returns. It
 // validates opts, connects and pings Redis, and fails fast with a clear error
 // when any of that goes wrong.
 func New[S any](opts Options, id func(*S) string) (*Store[S], error) {
+	return newStore(opts, id, jsonCodec[S]())
+}
+
+func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S], error) {
 	if id == nil {
 		return nil, errors.New("redisstore: nil ID function")
 	}
@@ -59,7 +64,7 @@ func New[S any](opts Options, id func(*S) string) (*Store[S], error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store[S]{cfg: cfg, id: id, c: c}
+	s := &Store[S]{cfg: cfg, id: id, codec: codec, c: c}
 	s.ttl.Store(int64(cfg.TTL))
 	return s, nil
 }
@@ -108,7 +113,7 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 		return nil, ErrSessionNotFound
 	}
 	sess := new(S)
-	if err := decode(r.Bulk, sess); err != nil {
+	if err := s.codec.decode(r.Bulk, sess); err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return sess, nil
@@ -130,7 +135,7 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 	if err := checkID(id); err != nil {
 		return err
 	}
-	value, err := encode(sess)
+	value, err := s.codec.encode(sess)
 	if err != nil {
 		return fmt.Errorf("redisstore: encoding session %q: %w", id, err)
 	}

@@ -94,16 +94,14 @@ func Usable(err error) bool {
 	if err == nil {
 		return true
 	}
-	var pe *ProtocolError
-	if errors.As(err, &pe) {
+	if _, ok := errors.AsType[*ProtocolError](err); ok {
 		return false
 	}
-	var se Error
-	if errors.As(err, &se) {
+	if _, ok := errors.AsType[Error](err); ok {
 		return true
 	}
-	var ue *UnexpectedError
-	return errors.As(err, &ue)
+	_, ok := errors.AsType[*UnexpectedError](err)
+	return ok
 }
 
 // quote renders a piece of input for an error message, cut to a readable length.

@@ -136,8 +136,7 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error 
 			}
 			continue
 		case classRedirect:
-			var se resp.Error
-			errors.As(err, &se)
+			se, _ := errors.AsType[resp.Error](err)
 			slot, addr, ok := se.Redirect()
 			if !ok {
 				return c.fail(b, n, err)

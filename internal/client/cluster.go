@@ -100,8 +100,7 @@ func (c *cluster) moved(slot int, n *node) {
 // died or the cluster changed (at most one refresh per refreshInterval) and
 // reports that the command may be retried.
 func (c *cluster) recover(ctx context.Context, n *node, err error) bool {
-	var se resp.Error
-	if errors.As(err, &se) && se.Kind != "CLUSTERDOWN" && se.Kind != "READONLY" {
+	if se, ok := errors.AsType[resp.Error](err); ok && se.Kind != "CLUSTERDOWN" && se.Kind != "READONLY" {
 		return true // LOADING, BUSY, TRYAGAIN, too many clients: wait
 	}
 	if !c.refreshDue() || c.refreshing.Swap(true) {

@@ -190,8 +190,8 @@ func (c *conn) call(ctx context.Context, args ...string) (resp.Value, error) {
 // redactReply hides secret in a server error reply: a server without HELLO
 // quotes the command's arguments, the password among them, in its error.
 func redactReply(err error, secret string) error {
-	var e resp.Error
-	if secret == "" || !errors.As(err, &e) || !strings.Contains(e.Msg, secret) {
+	e, ok := errors.AsType[resp.Error](err)
+	if secret == "" || !ok || !strings.Contains(e.Msg, secret) {
 		return err
 	}
 	e.Msg = strings.ReplaceAll(e.Msg, secret, "xxxxx")
@@ -200,8 +200,8 @@ func redactReply(err error, secret string) error {
 
 // noHello reports whether err says the server has no HELLO or no RESP3.
 func noHello(err error) bool {
-	var e resp.Error
-	if !errors.As(err, &e) {
+	e, ok := errors.AsType[resp.Error](err)
+	if !ok {
 		return false
 	}
 	return e.Kind == "NOPROTO" || (e.Kind == "ERR" && strings.Contains(strings.ToLower(e.Msg), "unknown command"))

@@ -38,18 +38,17 @@ var errPipeRetired = errors.New("redisstore: connection retired")
 // error kind ("OOM", "READONLY", "NOAUTH", ...), "pool timeout",
 // "canceled", "timeout", "protocol", "closed" or "network".
 func ErrorKind(err error) string {
-	var se resp.Error
-	var pe *resp.ProtocolError
-	switch {
-	case errors.As(err, &se):
+	if se, ok := errors.AsType[resp.Error](err); ok {
 		return se.Kind
+	}
+	switch {
 	case errors.Is(err, pool.ErrTimeout):
 		return "pool timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return "timeout"
-	case errors.As(err, &pe):
+	case isType[*resp.ProtocolError](err):
 		return "protocol"
 	case errors.Is(err, ErrClosed):
 		return "closed"
@@ -60,6 +59,13 @@ func ErrorKind(err error) string {
 
 // isTimeout reports whether err is a network timeout.
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
+}
+
+// isType reports whether an error in err's tree is an E. Unlike errors.As,
+// errors.AsType needs no reflection, so the client links none.
+func isType[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
 }

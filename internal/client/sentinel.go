@@ -93,8 +93,7 @@ func (s *sentinel) moved(int, *node) {}
 // ended less than refreshInterval ago. Busy and loading masters are waited
 // out, not rediscovered.
 func (s *sentinel) recover(ctx context.Context, n *node, err error) bool {
-	var se resp.Error
-	if errors.As(err, &se) && se.Kind != "READONLY" && se.Kind != "MASTERDOWN" {
+	if se, ok := errors.AsType[resp.Error](err); ok && se.Kind != "READONLY" && se.Kind != "MASTERDOWN" {
 		return true // LOADING, BUSY, too many clients: the same master, later
 	}
 	if s.master.Load() != n {

@@ -69,8 +69,7 @@ const (
 
 // classify sorts the error of one attempt.
 func classify(err error) errorClass {
-	var se resp.Error
-	if errors.As(err, &se) {
+	if se, ok := errors.AsType[resp.Error](err); ok {
 		switch se.Kind {
 		case "MOVED", "ASK":
 			return classRedirect
@@ -87,11 +86,9 @@ func classify(err error) errorClass {
 		}
 		return classFatal // OOM, MISCONF, NOAUTH, WRONGPASS, NOPERM, WRONGTYPE, ...
 	}
-	var ue *resp.UnexpectedError
-	var pe *resp.ProtocolError
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, pool.ErrTimeout), errors.As(err, &ue), errors.As(err, &pe):
+		errors.Is(err, pool.ErrTimeout), isType[*resp.UnexpectedError](err), isType[*resp.ProtocolError](err):
 		return classFatal
 	case errors.Is(err, ErrClosed):
 		return classTopology // a node an earlier recovery closed; retry checks the client's Close
