@@ -5,14 +5,15 @@
 #     server), and, for the store-only servers, over nostore (sessions in a
 #     map, no manager);
 #   - what the store alone adds to a net/http + encoding/json server:
-#     redisstore against nostorejson, the same handler keeping its sessions
-#     in a map as encoding/json output.
+#     redisstore against nethttpjson (a bare server that encodes JSON) and
+#     against nostorejson (the same handler as redisstore, keeping its
+#     sessions in a map as encoding/json output, so decoding too).
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 store_only=" nostore nostorejson redisstore goredis "
-servers=(nethttp nostore nostorejson redisstore goredis stack scs gorilla)
+servers=(nethttp nethttpjson nostore nostorejson redisstore goredis stack scs gorilla)
 for d in cmd/sizes/*/; do # and any server not named above
 	[[ " ${servers[*]} " == *" $(basename "$d") "* ]] || servers+=("$(basename "$d")")
 done
@@ -35,8 +36,8 @@ done
 echo
 echo "## The store alone adds to a net/http + encoding/json server"
 echo
-echo "| server | bytes | over nostorejson |"
-echo "| --- | ---: | ---: |"
-for s in nostorejson redisstore; do
-	echo "| $s | ${size[$s]} | $(kb $((size[$s] - size[nostorejson]))) |"
+echo "| server | bytes | over nethttpjson | over nostorejson |"
+echo "| --- | ---: | ---: | ---: |"
+for s in nethttpjson nostorejson redisstore; do
+	echo "| $s | ${size[$s]} | $(kb $((size[$s] - size[nethttpjson]))) | $(kb $((size[$s] - size[nostorejson]))) |"
 done
