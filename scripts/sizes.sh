@@ -8,6 +8,8 @@
 #     redisstore against nethttpjson (a bare server that encodes JSON) and
 #     against nostorejson (the same handler as redisstore, keeping its
 #     sessions in a map as encoding/json output, so decoding too).
+# The rows "<server> single" are that server built with
+# -tags redisstore_nosentinel,redisstore_nocluster (single-server routing).
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
 tmp=$(mktemp -d)
@@ -22,6 +24,12 @@ for s in "${servers[@]}"; do
 	go build -trimpath -ldflags='-s -w' -o "$tmp/$s" "./cmd/sizes/$s"
 	size[$s]=$(stat -c %s "$tmp/$s")
 done
+for s in redisstore stack; do
+	go build -trimpath -tags redisstore_nosentinel,redisstore_nocluster -ldflags='-s -w' -o "$tmp/$s-single" "./cmd/sizes/$s"
+	size["$s single"]=$(stat -c %s "$tmp/$s-single")
+done
+servers+=("redisstore single" "stack single")
+store_only+="redisstore single "
 kb() { awk -v d="$1" 'BEGIN { printf "%+.1f KB", d / 1000 }'; }
 
 echo "## Binary size of a net/http server per session stack (-trimpath -ldflags='-s -w')"
@@ -30,14 +38,16 @@ echo "| server | bytes | over nethttp | over nostore |"
 echo "| --- | ---: | ---: | ---: |"
 for s in "${servers[@]}"; do
 	vs=""
-	[[ $store_only == *" $s "* ]] && vs=$(kb $((size[$s] - size[nostore])))
-	echo "| $s | ${size[$s]} | $(kb $((size[$s] - size[nethttp]))) | $vs |"
+	b=${size[$s]}
+	[[ $store_only == *" $s "* ]] && vs=$(kb $((b - size[nostore])))
+	echo "| $s | $b | $(kb $((b - size[nethttp]))) | $vs |"
 done
 echo
 echo "## The store alone adds to a net/http + encoding/json server"
 echo
 echo "| server | bytes | over nethttpjson | over nostorejson |"
 echo "| --- | ---: | ---: | ---: |"
-for s in nethttpjson nostorejson redisstore; do
-	echo "| $s | ${size[$s]} | $(kb $((size[$s] - size[nethttpjson]))) | $(kb $((size[$s] - size[nostorejson]))) |"
+for s in nethttpjson nostorejson redisstore "redisstore single"; do
+	b=${size[$s]}
+	echo "| $s | $b | $(kb $((b - size[nethttpjson]))) | $(kb $((b - size[nostorejson]))) |"
 done

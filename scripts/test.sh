@@ -23,6 +23,11 @@ for m in "${modules[@]}"; do
 	echo "== go vet ($m)"
 	(cd "$m" && go vet ./...)
 done
+omit=redisstore_nosentinel,redisstore_nocluster
+for tags in redisstore_nosentinel redisstore_nocluster $omit; do
+	echo "== go vet -tags $tags"
+	go vet -tags "$tags" ./...
+done
 
 # logged <filter> <command...> runs the command, appends its output to the
 # log, shows the lines matching filter, and returns the command's status
@@ -38,6 +43,11 @@ for m in "${modules[@]}"; do
 	echo "== go test -race ($m)"
 	logged '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' \
 		go -C "$m" test -race -count=1 -timeout 12m -v ./... || status=1
+done
+
+echo "== the builds without Sentinel and Cluster refuse them clearly"
+for tags in redisstore_nosentinel redisstore_nocluster $omit; do
+	logged '^(ok|FAIL|---)|_test.go:[0-9]+:' go test -count=1 -tags "$tags" -run 'Omitted' -v ./internal/client || status=1
 done
 
 echo "== allocation tests without -race (the race detector's sync.Pool drops items at random)"

@@ -1,3 +1,5 @@
+//go:build !redisstore_nocluster
+
 package client
 
 import (
@@ -33,7 +35,7 @@ type cluster struct {
 }
 
 // newCluster reads the slot map from the first seed node that answers.
-func newCluster(ctx context.Context, cfg *Config, stats *counters) (*cluster, error) {
+func newCluster(ctx context.Context, cfg *Config, stats *counters) (topology, error) {
 	c := &cluster{cfg: cfg, log: cfg.Logger, stats: stats, byAddr: make(map[string]*node)}
 	if err := c.refresh(ctx); err != nil {
 		c.close()
@@ -290,6 +292,3 @@ func (c *cluster) close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// joinHostPort is net.JoinHostPort.
-func joinHostPort(host, port string) string { return net.JoinHostPort(host, port) }

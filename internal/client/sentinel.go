@@ -1,3 +1,5 @@
+//go:build !redisstore_nosentinel
+
 package client
 
 import (
@@ -12,20 +14,14 @@ import (
 	"github.com/sessionx-redis/redisstore/resp"
 )
 
-// refreshInterval is the shortest time between two rediscoveries of a
-// Sentinel master, or two refreshes of a Cluster slot map, that failures
-// cause.
-const refreshInterval = 100 * time.Millisecond
-
 // Following a Sentinel failover in which the old master stays up (and keeps
 // accepting writes for a while, as with SENTINEL FAILOVER): the client
 // subscribes to +switch-master on one sentinel and switches on the event;
-// it also asks a sentinel for the master every SentinelWatchInterval (a
-// test hook), in case an event was missed while no subscription was up.
+// it also asks a sentinel for the master every SentinelWatchInterval, in
+// case an event was missed while no subscription was up.
 var (
-	SentinelWatchInterval = time.Second
-	resubscribeDelay      = 500 * time.Millisecond // before subscribing again after a failure
-	switchMasterEvent     = "+switch-master"
+	resubscribeDelay  = 500 * time.Millisecond // before subscribing again after a failure
+	switchMasterEvent = "+switch-master"
 )
 
 // sentinel is the master of a Sentinel group. It asks the sentinels (in
@@ -53,7 +49,7 @@ type sentinel struct {
 }
 
 // newSentinel finds the master of cfg.MasterName through cfg.SentinelAddrs.
-func newSentinel(ctx context.Context, cfg *Config, stats *counters) (*sentinel, error) {
+func newSentinel(ctx context.Context, cfg *Config, stats *counters) (topology, error) {
 	scfg := *cfg
 	scfg.Username, scfg.Password, scfg.DB = cfg.SentinelUsername, cfg.SentinelPassword, 0
 	s := &sentinel{

@@ -1,3 +1,5 @@
+//go:build !redisstore_nocluster
+
 package client
 
 import (

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/sessionx-redis/redisstore/pool"
 	"github.com/sessionx-redis/redisstore/resp"
@@ -38,6 +39,19 @@ type topology interface {
 	// close closes every node.
 	close() error
 }
+
+// refreshInterval is the shortest time between two rediscoveries of a
+// Sentinel master, or two refreshes of a Cluster slot map, that failures
+// cause.
+const refreshInterval = 100 * time.Millisecond
+
+// SentinelWatchInterval is how often a Sentinel client asks a sentinel for
+// the master, in case it missed a +switch-master event; a test hook, read
+// when a client is made.
+var SentinelWatchInterval = time.Second
+
+// joinHostPort is net.JoinHostPort.
+func joinHostPort(host, port string) string { return net.JoinHostPort(host, port) }
 
 // single is one server: the behaviour of Options.Addr and Options.URL.
 type single struct{ n *node }

@@ -1,0 +1,5 @@
+//go:build !redisstore_nocluster
+
+package client
+
+const clusterOmitted = false

@@ -1,0 +1,5 @@
+//go:build redisstore_nosentinel
+
+package client
+
+const sentinelOmitted = true
