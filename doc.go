@@ -3,10 +3,20 @@
 //
 // A Store persists sessions as JSON under Prefix+ID with a TTL that Redis
 // enforces, so many application servers share sessions, sessions outlive a
-// restart and Redis expires them on its own. It speaks RESP2/RESP3 itself
-// (package resp) over a bounded connection pool (package pool), using only
-// HELLO/AUTH, SELECT, SET with EX/PX, GET, DEL and PING, plus what Sentinel
-// and Cluster routing need.
+// restart and Redis expires them on its own. It uses only HELLO/AUTH,
+// SELECT, SET with EX/PX, GET, DEL and PING, plus what Sentinel and Cluster
+// routing need.
+//
+// Data flows down through small packages, each with one job:
+//
+//	session            the session manager: cookies, IDs, rotation, middleware
+//	   |               (it sees only the Store interfaces)
+//	redisstore         Store: sessions as JSON under Prefix+ID, Options, errors
+//	   |
+//	internal/client    the Redis client: dial, handshake, pipelining, batches,
+//	   |               scripts, single / Sentinel / Cluster routing, retries
+//	   +-- pool        connection lifetimes, waiting, health checks
+//	   +-- resp        the RESP2/RESP3 wire format
 //
 // Commands are pipelined: the callers of a Store share a few connections per
 // server (one per CPU, within Options.PoolSize). Each caller appends its
@@ -18,6 +28,10 @@
 // stalls others or puts the stream out of sync. A reply overdue by
 // ReadTimeout, or any protocol error, closes the connection and fails the
 // commands in flight on it.
+//
+// Build tags for constrained builds: redisstore_nosentinel and
+// redisstore_nocluster leave out Sentinel or Cluster routing (New then
+// refuses those options with an error naming the tag).
 //
 // Values are byte-compatible with sessionx's go-redis store: the same key,
 // the same JSON, SET key value EX seconds.

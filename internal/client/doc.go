@@ -1,0 +1,61 @@
+// Package client is the store's Redis client: it dials (TCP, TLS or a unix
+// socket), negotiates the protocol, pipelines the commands of many callers
+// over a few connections, and routes them to a single server, the master of
+// a Sentinel group, or the owner of a key's slot in a Redis Cluster. It
+// knows Redis, not sessions: it imports resp (the wire format) and pool
+// (connection lifetimes), never the store nor package session. It owns its
+// configuration (Config), its errors (ErrClosed, ErrPoolTimeout,
+// ErrTooManyRedirects) and its statistics (Stats), which the store
+// re-exports.
+//
+// # Commands
+//
+// A caller describes what to send as a Batch: one command or a few
+// (ZADD then SET, GET then PTTL), each appended with Add from arguments made
+// by Str, Bytes, Int and Key, or with AddScript for a Script. Add encodes
+// the command in RESP at once into a pooled buffer, so the arguments need
+// not outlive the call and a batch on the caller's stack allocates nothing.
+// The first Key of a batch routes it (its Cluster slot, computed without
+// building the key). Client.Do sends the whole batch in one write and reads
+// one reply per command into Batch.Replies, each as its ReplyKind says: OK,
+// integer, bulk string or null, array of bulk strings, any value, or a
+// push. A server error reply to one command is that command's Reply.Err;
+// the others are still read, and Do returns the first such error. The pipe
+// has no case per command: it copies the batch's bytes and reads replies by
+// kind.
+//
+// Scripts run with EVALSHA of a SHA1 computed once (NewScript). A server
+// that lacks the script (first use, SCRIPT FLUSH, a restart, a failover, a
+// Cluster node that never saw it) answers NOSCRIPT; Do then sends the batch
+// again with EVAL and the source, which also caches it there, on whichever
+// node answered.
+//
+// # Pipelining
+//
+// The callers of a node share min(PoolSize, GOMAXPROCS) connections
+// (pipes). A caller appends its batch to the pipe's write buffer, and
+// whoever finds no write under way writes the whole buffer, so batches that
+// arrive together leave in one system call; one goroutine per pipe reads
+// the replies in order and hands each batch its replies. A caller whose
+// context ends returns at once; its replies are still read and dropped, so
+// the stream never goes out of sync. A reply overdue by ReadTimeout, a
+// write blocked for WriteTimeout, or a protocol error closes the pipe and
+// fails the batches in flight on it.
+//
+// # Failures
+//
+// Do retries what cannot have run: a batch is sent again whole after MOVED
+// (the slot map is updated) or ASK (each command after ASKING, once), after
+// NOSCRIPT, and after transient errors (LOADING, BUSY, TRYAGAIN,
+// CLUSTERDOWN, MASTERDOWN, too many clients) or a topology change (a dead
+// or demoted master: Sentinel rediscovers, Cluster refreshes its map), with
+// backoff until the context's deadline, or ReadTimeout when it has none.
+// After a pooled connection turned out dead with no reply read, the batch
+// may have run: it is sent again on a new connection only when Idempotent.
+//
+// # Build tags
+//
+// redisstore_nosentinel and redisstore_nocluster leave Sentinel or Cluster
+// routing out of a program (about 35 KB each); New then refuses a Config
+// that asks for it, with an error naming the tag.
+package client
