@@ -80,8 +80,7 @@ func (c *Client) Addrs() []string {
 // for a batch without keys) and fills b.Replies. It returns the first
 // command's error reply among them, wrapped with the command names and the
 // server's address, or why the batch could not run. The first attempt
-// allocates nothing; failures go to retry. Do releases b's encoding buffer:
-// b is empty but for its Replies afterwards.
+// allocates nothing; failures go to retry.
 func (c *Client) Do(ctx context.Context, b *Batch) error {
 	defer b.release()
 	if c.closed.Load() {

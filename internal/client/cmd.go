@@ -105,8 +105,9 @@ type Reply struct {
 
 // A Batch is a few commands of one caller, sent together in one write and
 // answered in order. The zero value is an empty batch; Add and AddScript
-// append commands, Client.Do sends them and fills Replies. A Batch is not
-// safe for concurrent use, and is reused only after Do returned.
+// append commands, Client.Do sends them and fills Replies. Afterwards the
+// batch keeps only its Replies and Idempotent: commands added then start a
+// new batch. A Batch is not safe for concurrent use.
 //
 // A batch is sent again whole after a MOVED or ASK redirection, a transient
 // error (LOADING, BUSY, TRYAGAIN, ...) and a NOSCRIPT reply: none of those
@@ -199,13 +200,15 @@ func (b *Batch) Reset() {
 	*b = Batch{}
 }
 
-// release gives the encoding buffer back; a huge one is dropped.
+// release gives the encoding buffer back (a huge one is dropped) and
+// forgets the commands.
 func (b *Batch) release() {
 	if b.bp != nil && cap(b.buf) <= 64<<10 {
 		*b.bp = b.buf[:0]
 		bufPool.Put(b.bp)
 	}
 	b.buf, b.bp = nil, nil
+	b.n, b.keyed, b.slot, b.scripts = 0, false, 0, false
 }
 
 // useEval rewrites every EVALSHA of the batch as EVAL with the script's
@@ -231,9 +234,9 @@ func (b *Batch) useEval() bool {
 		last = c.end
 		c.start, c.end = start, len(buf)
 	}
+	n, keyed, slot := b.n, b.keyed, b.slot
 	b.release()
-	b.buf = buf
-	b.scripts = false
+	b.buf, b.n, b.keyed, b.slot = buf, n, keyed, slot
 	return true
 }
 

@@ -273,3 +273,22 @@ func TestDoAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per batch of SET, GET, PTTL; want 0", allocs)
 	}
 }
+
+// After Do a batch keeps only its replies: commands added then make a new
+// batch, not one appended to the last.
+func TestBatchIsReusableAfterDo(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	c := newTestClient(t, Config{Addr: srv.Addr})
+	var b Batch
+	b.Add(ReplyOK, "SET", Key("reuse", ""), Str("1"))
+	if err := c.Do(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	b.Add(ReplyBulk, "GET", Key("reuse", ""))
+	if b.Len() != 1 {
+		t.Fatalf("Len after Do and one Add = %d, want 1", b.Len())
+	}
+	if err := c.Do(context.Background(), &b); err != nil || string(b.Replies[0].Bulk) != "1" {
+		t.Fatalf("GET = %q, %v", b.Replies[0].Bulk, err)
+	}
+}
