@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"fmt"
-	"github.com/sessionx-redis/redisstore/internal/client"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionx-redis/redisstore/internal/client"
 	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
@@ -63,7 +63,19 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The load is running before the migration starts, and after it ends
+	// (waiting for operations, not a fixed time: under load 300 ms could see
+	// none).
+	waitOps := func(n int64) {
+		t.Helper()
+		want := ops.Load() + n
+		if !waitFor(20*time.Second, func() bool { return ops.Load() >= want }) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("the load made %d of %d operations", ops.Load(), want)
+		}
+	}
+	waitOps(200)
 	srcID, dstID := src.Do(t, "CLUSTER", "MYID"), dst.Do(t, "CLUSTER", "MYID")
 	sl := strconv.Itoa(slot)
 	dst.Do(t, "CLUSTER", "SETSLOT", sl, "IMPORTING", srcID)
@@ -87,7 +99,7 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 			m.Do(t, "CLUSTER", "SETSLOT", sl, "NODE", dstID)
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitOps(200)
 	close(stop)
 	wg.Wait()
 	if c.MasterFor(t, slot) != dst {
@@ -120,6 +132,9 @@ func TestClusterFindsPromotedReplica(t *testing.T) {
 		t.Fatalf("Save after the master died = %v", err)
 	}
 	t.Logf("writes to the slot resumed %v after kill -9 of its master", time.Since(start).Round(time.Millisecond))
+	// The store found the promoted replica; the node MasterFor asks may
+	// learn of it a moment later. Wait for every node to agree.
+	c.WaitOK(t)
 	if got := c.MasterFor(t, client.KeySlot("sessionx:", id)); got == m {
 		t.Fatalf("slot still on the dead master")
 	}

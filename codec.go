@@ -47,8 +47,9 @@ func encode[S any](sess *S) ([]byte, error) {
 }
 
 // decode fills sess from JSON. session.Session's UnmarshalJSON is called
-// directly; it validates its input itself (and leaves anything unusual to
-// encoding/json), so it accepts exactly what json.Unmarshal accepts. A
+// directly; it validates its input itself and accepts exactly what
+// json.Unmarshal accepts (its errors are session.SyntaxError and
+// session.TypeError). A
 // json.RawMessage gets a copy of valid JSON without the white space around
 // it, as from json.Unmarshal, but without its second pass over the value.
 func decode[S any](b []byte, sess *S) error {

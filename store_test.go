@@ -122,8 +122,8 @@ func TestCorruptValueIsErrInvalidSession(t *testing.T) {
 	for _, v := range []string{"not json", `{"ID": 5}`, `[1,2]`, `{"Data": "x"}`, "\xff\xfe"} {
 		mr.Set("sessionx:bad", v)
 		_, err := s.Load("bad")
-		var je *json.SyntaxError
-		var te *json.UnmarshalTypeError
+		var je *session.SyntaxError
+		var te *session.TypeError
 		if !errors.Is(err, ErrInvalidSession) || !errors.Is(err, session.ErrInvalidSession) || !(errors.As(err, &je) || errors.As(err, &te)) {
 			t.Errorf("value %q: err = %v", v, err)
 		}

@@ -3,12 +3,12 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"github.com/sessionx-redis/redisstore/internal/client"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessionx-redis/redisstore/internal/client"
 	fault "github.com/sessionx-redis/redisstore/redistest"
 	"github.com/sessionx-redis/redisstore/resp"
 )

@@ -41,8 +41,8 @@
 // handler saying so: Load keeps the JSON encoding of Data and the save
 // compares it with the current one. What a store keeps is that encoding
 // beside the ID and times, so equal encodings mean nothing to write. The
-// cost is a json.Marshal of Data at Load and one or two per request at
-// save time; a fresh session left empty costs none.
+// cost is an encoding of Data at Load and one or two per request at save
+// time; a fresh session left empty costs none.
 //
 // An unchanged session is still written once a tenth of MaxAge has passed
 // since its last write, so MaxAge stays an idle timeout (between 90% and

@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -77,3 +78,47 @@ func newError(op string, err error) error {
 	}
 	return &SessionError{Op: op, Err: err}
 }
+
+// SyntaxError reports input to Session.UnmarshalJSON that is not JSON, or
+// nests arrays and objects more than 10000 deep (encoding/json's limit).
+// The session is left unchanged.
+type SyntaxError struct {
+	Offset int64  // where in the input the error is: the offending byte, or the length of the input if it ends early
+	msg    string // what is wrong there
+}
+
+// Error returns "session: invalid JSON at offset <Offset>: <what is wrong>".
+func (e *SyntaxError) Error() string {
+	return "session: invalid JSON at offset " + strconv.FormatInt(e.Offset, 10) + ": " + e.msg
+}
+
+// TypeError reports JSON that Session.UnmarshalJSON cannot store: a value
+// of the wrong type for a field ("ID":5, "Data":[1]), a top-level value
+// other than an object or null, a number in Data beyond float64's range
+// (stored as nil), or a time that time.Time's UnmarshalJSON rejects. As
+// with encoding/json, the rest of the input is decoded into the session
+// all the same, except after such a time, where decoding stops. The error
+// is that time's, or else the first value's.
+type TypeError struct {
+	Value  string // the JSON value: "string", "number", "bool", "array", "object", or "number 1e400" when out of range
+	Field  string // the Session field: "ID", "Data", "CreatedAt", "UpdatedAt" or "RotatedAt"; empty for the top-level value
+	Offset int64  // where the value starts in the input
+	Err    error  // the cause, if any: time's parse error, strconv's range error
+}
+
+// Error returns "session: cannot decode JSON <Value> into Session.<Field>
+// at offset <Offset>", followed by ": <cause>" when there is one.
+func (e *TypeError) Error() string {
+	into := "Session"
+	if e.Field != "" {
+		into += "." + e.Field
+	}
+	msg := "session: cannot decode JSON " + e.Value + " into " + into + " at offset " + strconv.FormatInt(e.Offset, 10)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause, or nil.
+func (e *TypeError) Unwrap() error { return e.Err }

@@ -7,18 +7,16 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // plainSession is Session without its JSON methods: encoding/json encodes
-// and decodes it by reflection, which is the behaviour the methods below
-// reproduce and fall back to.
+// it by reflection, which is the behaviour MarshalJSON reproduces and falls
+// back to (and UnmarshalJSON reproduces, without encoding/json).
 type plainSession Session
 
-// maxFastDepth bounds the nesting the hand-written encoder and decoder
-// follow before handing a value to encoding/json, which detects cycles and
-// enforces its own depth limit.
+// maxFastDepth bounds the nesting the hand-written encoder follows before
+// handing a value to encoding/json, which detects cycles.
 const maxFastDepth = 100
 
 // MarshalJSON encodes s exactly as encoding/json encodes the struct by
@@ -28,15 +26,7 @@ const maxFastDepth = 100
 func (s Session) MarshalJSON() ([]byte, error) {
 	bp := encodeBufs.Get().(*[]byte)
 	b, ok := s.appendJSON((*bp)[:0])
-	var out []byte
-	if ok {
-		out = make([]byte, len(b))
-		copy(out, b)
-	}
-	if cap(b) <= maxPooledBuf {
-		*bp = b[:0]
-		encodeBufs.Put(bp)
-	}
+	out := finishEncoding(bp, b, ok)
 	if !ok {
 		return marshalStd(s)
 	}
@@ -46,6 +36,37 @@ func (s Session) MarshalJSON() ([]byte, error) {
 // marshalStd encodes s with encoding/json alone.
 func marshalStd(s Session) ([]byte, error) {
 	return json.Marshal((*plainSession)(&s))
+}
+
+// marshalData returns the same bytes and error as json.Marshal(data), the
+// encoding the manager compares to detect changes, by the fast path where
+// it can.
+func marshalData(data map[string]interface{}) ([]byte, error) {
+	if data == nil {
+		return []byte("null"), nil
+	}
+	bp := encodeBufs.Get().(*[]byte)
+	b, ok := appendJSONObject((*bp)[:0], data, 0)
+	out := finishEncoding(bp, b, ok)
+	if !ok {
+		return json.Marshal(data)
+	}
+	return out, nil
+}
+
+// finishEncoding returns a copy of b, the encoding made in the pooled
+// buffer bp, when ok (nil otherwise), and gives the buffer back to the pool.
+func finishEncoding(bp *[]byte, b []byte, ok bool) []byte {
+	var out []byte
+	if ok {
+		out = make([]byte, len(b))
+		copy(out, b)
+	}
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		encodeBufs.Put(bp)
+	}
+	return out
 }
 
 // encodeBufs holds the buffers MarshalJSON encodes into before copying the
@@ -332,482 +353,4 @@ func appendJSONTime(b []byte, t time.Time) ([]byte, bool) {
 		}
 	}
 	return append(b, '"'), true
-}
-
-// UnmarshalJSON decodes data exactly as encoding/json decodes it into the
-// struct by reflection, field names matched without regard to case,
-// unknown fields ignored, a later duplicate winning and Data merged into an
-// existing map. Well-formed input takes a hand-written path that allocates
-// little; anything else, including every error, is left to encoding/json,
-// so errors are its own (*json.SyntaxError, *json.UnmarshalTypeError, ...).
-// Strings in the result share one copy of data.
-func (s *Session) UnmarshalJSON(data []byte) error {
-	if s == nil || !s.decodeFast(data) {
-		return s.decodeStd(data)
-	}
-	return nil
-}
-
-// decodeStd decodes data with encoding/json alone, into s as it stands.
-func (s *Session) decodeStd(data []byte) error {
-	// The method-less type is named Session so that error messages name
-	// the struct as they did before Session had JSON methods.
-	type Session plainSession
-	return json.Unmarshal(data, (*Session)(s))
-}
-
-// Indexes of Session's fields for the decoder.
-const (
-	fieldUnknown = iota
-	fieldID
-	fieldData
-	fieldCreatedAt
-	fieldUpdatedAt
-	fieldRotatedAt
-)
-
-// sessionField returns the field a JSON object key names. encoding/json
-// matches keys by exact name and then by Unicode simple case folding; for
-// these names (no K or S, the only ASCII letters folding with non-ASCII
-// ones) that is ASCII case-insensitive equality.
-func sessionField(key string) int {
-	switch len(key) {
-	case 2:
-		if equalFoldASCII(key, "ID") {
-			return fieldID
-		}
-	case 4:
-		if equalFoldASCII(key, "DATA") {
-			return fieldData
-		}
-	case 9:
-		switch {
-		case equalFoldASCII(key, "CREATEDAT"):
-			return fieldCreatedAt
-		case equalFoldASCII(key, "UPDATEDAT"):
-			return fieldUpdatedAt
-		case equalFoldASCII(key, "ROTATEDAT"):
-			return fieldRotatedAt
-		}
-	}
-	return fieldUnknown
-}
-
-// equalFoldASCII reports whether key equals upper, an upper-case ASCII
-// name, when ASCII lower-case letters in key count as upper case.
-func equalFoldASCII(key, upper string) bool {
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != upper[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeFast decodes well-formed data into s, touching s only when all of
-// data decoded; it reports false, leaving s alone, for anything it does not
-// handle or cannot prove valid.
-func (s *Session) decodeFast(data []byte) bool {
-	d := jsonDecoder{s: string(data)}
-	var (
-		id                  string
-		idSet               bool
-		times               [3]time.Time
-		timeSet             [3]bool
-		data1               map[string]interface{} // Data entries since the last null
-		dataSeen, dataReset bool
-	)
-	d.skipSpace()
-	if !d.consume('{') {
-		return false
-	}
-	d.skipSpace()
-	if !d.consume('}') {
-		for {
-			key, ok := d.memberKey()
-			if !ok {
-				return false
-			}
-			field := sessionField(key)
-			switch {
-			case field == fieldUnknown:
-				if _, ok := d.value(0); !ok {
-					return false
-				}
-			case d.literal("null"):
-				// null leaves a string or time unchanged and clears Data.
-				if field == fieldData {
-					dataSeen, dataReset, data1 = true, true, nil
-				}
-			case field == fieldID:
-				if !d.consume('"') {
-					return false
-				}
-				if id, ok = d.stringBody(); !ok {
-					return false
-				}
-				idSet = true
-			case field == fieldData:
-				if !d.consume('{') {
-					return false
-				}
-				if data1 == nil {
-					data1 = make(map[string]interface{})
-				}
-				if !d.objectBody(data1, 0) {
-					return false
-				}
-				dataSeen = true
-			default:
-				i := field - fieldCreatedAt
-				if !d.time(&times[i]) {
-					return false
-				}
-				timeSet[i] = true
-			}
-			d.skipSpace()
-			if d.consume('}') {
-				break
-			}
-			if !d.consume(',') {
-				return false
-			}
-			d.skipSpace()
-		}
-	}
-	d.skipSpace()
-	if d.pos != len(d.s) {
-		return false
-	}
-
-	if idSet {
-		s.ID = id
-	}
-	switch {
-	case !dataSeen:
-	case dataReset || s.Data == nil:
-		s.Data = data1
-	default:
-		for k, v := range data1 {
-			s.Data[k] = v
-		}
-	}
-	for i, t := range [...]*time.Time{&s.CreatedAt, &s.UpdatedAt, &s.RotatedAt} {
-		if timeSet[i] {
-			*t = times[i]
-		}
-	}
-	return true
-}
-
-// jsonDecoder reads JSON from s, a copy of the input that the decoded
-// strings share. Its methods report false for input they do not accept.
-type jsonDecoder struct {
-	s   string
-	pos int
-}
-
-// skipSpace skips JSON white space.
-func (d *jsonDecoder) skipSpace() {
-	for d.pos < len(d.s) {
-		switch d.s[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
-			return
-		}
-	}
-}
-
-// consume skips c if it comes next.
-func (d *jsonDecoder) consume(c byte) bool {
-	if d.pos < len(d.s) && d.s[d.pos] == c {
-		d.pos++
-		return true
-	}
-	return false
-}
-
-// literal skips lit if it comes next.
-func (d *jsonDecoder) literal(lit string) bool {
-	if len(d.s)-d.pos >= len(lit) && d.s[d.pos:d.pos+len(lit)] == lit {
-		d.pos += len(lit)
-		return true
-	}
-	return false
-}
-
-// value decodes any JSON value the way encoding/json decodes into an
-// empty interface.
-func (d *jsonDecoder) value(depth int) (interface{}, bool) {
-	if d.pos >= len(d.s) || depth > maxFastDepth {
-		return nil, false
-	}
-	switch c := d.s[d.pos]; {
-	case c == '"':
-		d.pos++
-		return d.stringBody()
-	case c == '{':
-		d.pos++
-		m := make(map[string]interface{})
-		return m, d.objectBody(m, depth+1)
-	case c == '[':
-		d.pos++
-		return d.arrayBody(depth + 1)
-	case c == '-' || '0' <= c && c <= '9':
-		return d.number()
-	case d.literal("true"):
-		return true, true
-	case d.literal("false"):
-		return false, true
-	case d.literal("null"):
-		return nil, true
-	}
-	return nil, false
-}
-
-// objectBody decodes the members of an object whose '{' is read into m.
-func (d *jsonDecoder) objectBody(m map[string]interface{}, depth int) bool {
-	d.skipSpace()
-	if d.consume('}') {
-		return true
-	}
-	for {
-		key, ok := d.memberKey()
-		if !ok {
-			return false
-		}
-		v, ok := d.value(depth)
-		if !ok {
-			return false
-		}
-		m[key] = v
-		d.skipSpace()
-		if d.consume('}') {
-			return true
-		}
-		if !d.consume(',') {
-			return false
-		}
-		d.skipSpace()
-	}
-}
-
-// memberKey reads an object member's quoted key and the colon after it,
-// leaving the decoder at the member's value.
-func (d *jsonDecoder) memberKey() (string, bool) {
-	if !d.consume('"') {
-		return "", false
-	}
-	key, ok := d.stringBody()
-	if !ok {
-		return "", false
-	}
-	d.skipSpace()
-	if !d.consume(':') {
-		return "", false
-	}
-	d.skipSpace()
-	return key, true
-}
-
-// arrayBody decodes the elements of an array whose '[' is read; an empty
-// array is an empty, non-nil slice, as from encoding/json.
-func (d *jsonDecoder) arrayBody(depth int) ([]interface{}, bool) {
-	a := make([]interface{}, 0, 4)
-	d.skipSpace()
-	if d.consume(']') {
-		return a, true
-	}
-	for {
-		d.skipSpace()
-		v, ok := d.value(depth)
-		if !ok {
-			return nil, false
-		}
-		a = append(a, v)
-		d.skipSpace()
-		if d.consume(']') {
-			return a, true
-		}
-		if !d.consume(',') {
-			return nil, false
-		}
-	}
-}
-
-// number decodes a number of JSON's grammar to a float64; one beyond
-// float64's range is left to encoding/json, which reports it.
-func (d *jsonDecoder) number() (interface{}, bool) {
-	start := d.pos
-	d.consume('-')
-	switch {
-	case d.consume('0'):
-	case d.digits() == 0:
-		return nil, false
-	}
-	if d.consume('.') && d.digits() == 0 {
-		return nil, false
-	}
-	if d.consume('e') || d.consume('E') {
-		if !d.consume('+') {
-			d.consume('-')
-		}
-		if d.digits() == 0 {
-			return nil, false
-		}
-	}
-	f, err := strconv.ParseFloat(d.s[start:d.pos], 64)
-	return f, err == nil
-}
-
-// digits skips decimal digits and returns how many.
-func (d *jsonDecoder) digits() int {
-	start := d.pos
-	for d.pos < len(d.s) && '0' <= d.s[d.pos] && d.s[d.pos] <= '9' {
-		d.pos++
-	}
-	return d.pos - start
-}
-
-// stringBody decodes a string whose opening quote is read. A string
-// without escapes and with valid UTF-8 is a substring of d.s; others are
-// unquoted into a new string.
-func (d *jsonDecoder) stringBody() (string, bool) {
-	start := d.pos
-	for d.pos < len(d.s) {
-		c := d.s[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			return d.s[start : d.pos-1], true
-		case c == '\\' || c < 0x20:
-			return d.unquote(start)
-		case c < utf8.RuneSelf:
-			d.pos++
-		default:
-			r, size := utf8.DecodeRuneInString(d.s[d.pos:])
-			if r == utf8.RuneError && size == 1 {
-				return d.unquote(start)
-			}
-			d.pos += size
-		}
-	}
-	return "", false
-}
-
-// unquote decodes the string from start, the byte after its opening quote,
-// resolving escapes as encoding/json does: a \u escape of a surrogate
-// pairs with a following \u escape or becomes U+FFFD, and each byte of
-// invalid UTF-8 becomes U+FFFD.
-func (d *jsonDecoder) unquote(start int) (string, bool) {
-	buf := make([]byte, 0, d.pos-start+16)
-	d.pos = start
-	for d.pos < len(d.s) {
-		c := d.s[d.pos]
-		switch {
-		case c == '"':
-			d.pos++
-			return string(buf), true
-		case c < 0x20:
-			return "", false
-		case c == '\\':
-			if d.pos+1 >= len(d.s) {
-				return "", false
-			}
-			e := d.s[d.pos+1]
-			d.pos += 2
-			switch e {
-			case '"', '\\', '/':
-				buf = append(buf, e)
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r := d.hex4(d.pos)
-				if r < 0 {
-					return "", false
-				}
-				d.pos += 4
-				if utf16.IsSurrogate(r) {
-					pair := utf8.RuneError
-					if d.pos+1 < len(d.s) && d.s[d.pos] == '\\' && d.s[d.pos+1] == 'u' {
-						pair = utf16.DecodeRune(r, d.hex4(d.pos+2))
-					}
-					if pair != utf8.RuneError {
-						d.pos += 6
-					}
-					r = pair
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return "", false
-			}
-		case c < utf8.RuneSelf:
-			buf = append(buf, c)
-			d.pos++
-		default:
-			r, size := utf8.DecodeRuneInString(d.s[d.pos:])
-			if r == utf8.RuneError && size == 1 {
-				buf = utf8.AppendRune(buf, utf8.RuneError)
-			} else {
-				buf = append(buf, d.s[d.pos:d.pos+size]...)
-			}
-			d.pos += size
-		}
-	}
-	return "", false
-}
-
-// hex4 returns the value of the four hex digits at d.s[i:], or -1.
-func (d *jsonDecoder) hex4(i int) rune {
-	if i+4 > len(d.s) {
-		return -1
-	}
-	var r rune
-	for _, c := range []byte(d.s[i : i+4]) {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
-
-// time decodes a string holding an RFC 3339 time into t through
-// time.Time's UnmarshalJSON, which encoding/json calls with the same raw
-// bytes. Strings with escapes, which that method rejects, are not handled.
-func (d *jsonDecoder) time(t *time.Time) bool {
-	start := d.pos
-	if !d.consume('"') {
-		return false
-	}
-	for d.pos < len(d.s) && d.s[d.pos] != '"' {
-		if d.s[d.pos] == '\\' {
-			return false
-		}
-		d.pos++
-	}
-	if !d.consume('"') {
-		return false
-	}
-	return t.UnmarshalJSON([]byte(d.s[start:d.pos])) == nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"reflect"
 	"time"
 )
 
@@ -86,7 +87,7 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 		}
 		return m.fresh("Load")
 	}
-	snapshot, err := json.Marshal(sess.Data)
+	snapshot, err := marshalData(sess.Data)
 	if err != nil {
 		snapshot = nil // cannot happen for decoded JSON; nil makes it dirty
 	}
@@ -115,7 +116,7 @@ func (m *Manager) loadCookie(ctx context.Context, r *http.Request) (*Session, er
 			return nil, nil
 		}
 		var sess Session
-		if err := json.Unmarshal(plain, &sess); err != nil || !validID(sess.ID) {
+		if err := sess.UnmarshalJSON(plain); err != nil || !validID(sess.ID) {
 			return nil, nil
 		}
 		if sess.Data == nil {
@@ -309,8 +310,12 @@ func (m *Manager) write(ctx context.Context, sess *Session, lifetime time.Durati
 		}
 		return sess.ID, nil
 	}
-	plain, err := json.Marshal(sess)
+	// MarshalJSON's output is what json.Marshal(sess) would return: compact
+	// and HTML-escaped already, so its second pass would change nothing.
+	// The error is wrapped as json.Marshal would wrap it.
+	plain, err := sess.MarshalJSON()
 	if err != nil {
+		err = &json.MarshalerError{Type: reflect.TypeFor[*Session](), Err: err}
 		return "", fmt.Errorf("%w: %w", ErrMarshalFailed, err)
 	}
 	value, err := m.seal(plain)

@@ -2,7 +2,6 @@ package session
 
 import (
 	"bytes"
-	"encoding/json"
 	"runtime"
 	"sync"
 	"time"
@@ -91,13 +90,13 @@ func (t *tracker) len() int {
 // taken at Load: what a store or the sealed cookie keeps is that encoding,
 // next to the ID and times that only the manager changes (Rotate changes the
 // ID, which is compared too), so equal encodings mean an equal stored
-// session. The cost is one json.Marshal of Data at Load and one per save
+// session. The cost is one encoding of Data at Load and one per save
 // attempt; a fresh session with empty Data costs nothing.
 func (m *Manager) dirty(sess *Session, st *tracked, now time.Time) (bool, []byte, error) {
 	if st != nil && st.fresh && len(sess.Data) == 0 {
 		return false, nil, nil
 	}
-	data, err := json.Marshal(sess.Data)
+	data, err := marshalData(sess.Data)
 	if err != nil {
 		return false, nil, err
 	}
