@@ -225,5 +225,6 @@ func scrubUserinfo(raw string) string {
 	if userinfo == "" {
 		return raw
 	}
-	return strings.Replace(raw, userinfo+"@", "xxxxx@", 1)
+	i := strings.Index(raw, userinfo+"@") // always found: userinfoOf cut it from raw
+	return raw[:i] + "xxxxx" + raw[i+len(userinfo):]
 }

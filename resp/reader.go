@@ -94,43 +94,37 @@ func (r *Reader) SetPushHandler(f func(Value)) { r.push = f }
 // ReadValue reads one reply of any type. Attributes before a value are returned in its
 // Attrs; push replies go to the push handler and reading goes on. A top-level error
 // reply ('-' or '!') returns a zero Value and an Error.
-func (r *Reader) ReadValue() (Value, error) {
-	defer r.trim()
-	for {
-		r.begun = false
-		v, err := r.readValue(1)
-		if err != nil {
-			return Value{}, err
-		}
-		switch v.Type {
-		case TypePush:
-			r.deliver(v)
-			continue
-		case TypeError, TypeBulkError:
-			return Value{}, newError(v.Str)
-		}
-		return v, nil
-	}
-}
+func (r *Reader) ReadValue() (Value, error) { return r.readReply(false) }
 
 // ReadPush reads a reply that must be a push ('>'), such as SUBSCRIBE's
 // confirmation on RESP3, and returns it rather than passing it to the push
 // handler. Attributes before it are returned in its Attrs; a reply of
 // another type is consumed whole and reported as an *UnexpectedError, a
 // server error reply as an Error.
-func (r *Reader) ReadPush() (Value, error) {
+func (r *Reader) ReadPush() (Value, error) { return r.readReply(true) }
+
+// readReply reads one reply of any type, or a push when push is set; other
+// pushes go to the push handler.
+func (r *Reader) readReply(push bool) (Value, error) {
 	defer r.trim()
-	r.begun = false
-	v, err := r.readValue(1)
-	switch {
-	case err != nil:
-		return Value{}, err
-	case v.Type == TypePush:
+	for {
+		r.begun = false
+		v, err := r.readValue(1)
+		switch {
+		case err != nil:
+			return Value{}, err
+		case v.Type == TypePush && push:
+			return v, nil
+		case v.Type == TypePush:
+			r.deliver(v)
+			continue
+		case v.Type == TypeError || v.Type == TypeBulkError:
+			return Value{}, newError(v.Str)
+		case push:
+			return Value{}, &UnexpectedError{Got: v.Type, Want: "push"}
+		}
 		return v, nil
-	case v.Type == TypeError || v.Type == TypeBulkError:
-		return Value{}, newError(v.Str)
 	}
-	return Value{}, &UnexpectedError{Got: v.Type, Want: "push"}
 }
 
 // ReadBulk reads a bulk string reply, appending it to dst[:0]; null is true for $-1 and
