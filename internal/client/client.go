@@ -87,7 +87,7 @@ func (c *Client) Do(ctx context.Context, b *Batch) error {
 		return ErrClosed
 	}
 	c.stats.commands.Add(uint64(b.n))
-	n, err := c.topo.nodeFor(b.slot)
+	n, err := c.topo.nodeFor(b.prefix, b.id)
 	if err == nil {
 		if err = n.do(ctx, b); err == nil {
 			return nil
@@ -170,7 +170,7 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error 
 			return c.fail(b, n, err)
 		}
 		backoff = min(2*backoff, maxBackoff)
-		next, nerr := c.topo.nodeFor(b.slot)
+		next, nerr := c.topo.nodeFor(b.prefix, b.id)
 		if nerr != nil {
 			err = nerr
 			continue

@@ -44,9 +44,9 @@ func newCluster(ctx context.Context, cfg *Config, stats *counters) (topology, er
 	return c, nil
 }
 
-// nodeFor returns the master serving slot.
-func (c *cluster) nodeFor(slot int) (*node, error) {
-	if n := c.slots[slot].Load(); n != nil {
+// nodeFor returns the master serving the slot of the key prefix+id.
+func (c *cluster) nodeFor(prefix, id string) (*node, error) {
+	if n := c.slots[KeySlot(prefix, id)].Load(); n != nil {
 		return n, nil
 	}
 	return nil, errNoSlotOwner

@@ -125,9 +125,10 @@ type Batch struct {
 	bp      *[]byte // from bufPool; back after Do
 	cmds    [MaxCmds]cmdInfo
 	n       int
-	slot    int // the routing key's Cluster slot, valid when keyed
 	keyed   bool
-	scripts bool // a command is a script's EVALSHA
+	prefix  string // the routing key, prefix+id; its slot is computed
+	id      string // only on a Cluster
+	scripts bool   // a command is a script's EVALSHA
 }
 
 // cmdInfo is what a Batch knows of one of its commands.
@@ -185,7 +186,7 @@ func (b *Batch) begin(kind ReplyKind, name string) int {
 func (b *Batch) appendArgs(args []Arg) {
 	for _, a := range args {
 		if a.kind == argKey && !b.keyed {
-			b.keyed, b.slot = true, KeySlot(a.s, a.s2)
+			b.keyed, b.prefix, b.id = true, a.s, a.s2
 		}
 		b.buf = appendArg(b.buf, a)
 	}
@@ -208,7 +209,7 @@ func (b *Batch) release() {
 		bufPool.Put(b.bp)
 	}
 	b.buf, b.bp = nil, nil
-	b.n, b.keyed, b.slot, b.scripts = 0, false, 0, false
+	b.n, b.keyed, b.prefix, b.id, b.scripts = 0, false, "", "", false
 }
 
 // useEval rewrites every EVALSHA of the batch as EVAL with the script's
@@ -234,9 +235,9 @@ func (b *Batch) useEval() bool {
 		last = c.end
 		c.start, c.end = start, len(buf)
 	}
-	n, keyed, slot := b.n, b.keyed, b.slot
+	n, keyed, prefix, id := b.n, b.keyed, b.prefix, b.id
 	b.release()
-	b.buf, b.n, b.keyed, b.slot = buf, n, keyed, slot
+	b.buf, b.n, b.keyed, b.prefix, b.id = buf, n, keyed, prefix, id
 	return true
 }
 

@@ -33,8 +33,8 @@ func TestBatchEncodesEveryArgumentKind(t *testing.T) {
 	if got := string(b.buf); got != want {
 		t.Errorf("encoded %q, want %q", got, want)
 	}
-	if !b.keyed || b.slot != KeySlot("p:", "id") || b.Len() != 2 || b.names() != "SET+DEL" {
-		t.Errorf("keyed %v slot %d len %d names %q", b.keyed, b.slot, b.Len(), b.names())
+	if !b.keyed || b.prefix+b.id != "p:id" || b.Len() != 2 || b.names() != "SET+DEL" {
+		t.Errorf("keyed %v key %q len %d names %q", b.keyed, b.prefix+b.id, b.Len(), b.names())
 	}
 	b.Reset()
 	if b.Len() != 0 || b.buf != nil || b.keyed {
@@ -45,13 +45,13 @@ func TestBatchEncodesEveryArgumentKind(t *testing.T) {
 func TestBatchRoutesByItsFirstKey(t *testing.T) {
 	var b Batch
 	b.Add(ReplyAny, "PING")
-	if b.keyed || b.slot != 0 {
-		t.Errorf("unkeyed batch: keyed %v slot %d", b.keyed, b.slot)
+	if b.keyed || KeySlot(b.prefix, b.id) != 0 {
+		t.Errorf("unkeyed batch: keyed %v key %q", b.keyed, b.prefix+b.id)
 	}
 	b.Add(ReplyInt, "ZADD", Key("u:{alice}", ""), Int(1), Str("m"))
 	b.Add(ReplyOK, "SET", Key("s:", "x"))
-	if want := KeySlot("u:{alice}", ""); b.slot != want {
-		t.Errorf("slot %d, want the first key's %d", b.slot, want)
+	if b.prefix != "u:{alice}" || b.id != "" {
+		t.Errorf("routing key %q+%q, want the first key", b.prefix, b.id)
 	}
 }
 

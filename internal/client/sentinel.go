@@ -76,7 +76,7 @@ func newSentinel(ctx context.Context, cfg *Config, stats *counters) (topology, e
 	return s, nil
 }
 
-func (s *sentinel) nodeFor(int) (*node, error) { return s.master.Load(), nil }
+func (s *sentinel) nodeFor(string, string) (*node, error) { return s.master.Load(), nil }
 
 func (s *sentinel) nodeAt(string) (*node, error) {
 	return nil, errors.New("redisstore: redirection from a Sentinel master (is it a Redis Cluster node? use ClusterAddrs)")

@@ -17,10 +17,11 @@ import (
 // there, and calls its hooks when the reply says the topology changed. Its
 // methods are safe for concurrent use.
 type topology interface {
-	// nodeFor returns the node that serves slot (a batch without keys
-	// goes to slot 0's). It must not allocate. It takes the slot, not the
-	// batch, so that a batch on the caller's stack stays there.
-	nodeFor(slot int) (*node, error)
+	// nodeFor returns the node that serves the key prefix+id (a batch
+	// without keys goes to slot 0's). It must not allocate. It takes the
+	// key, not the batch, so that a batch on the caller's stack stays
+	// there, and only a Cluster hashes it.
+	nodeFor(prefix, id string) (*node, error)
 	// nodeAt returns the node at addr, for a MOVED or ASK redirection; the
 	// single and sentinel topologies do not follow redirections.
 	nodeAt(addr string) (*node, error)
@@ -56,7 +57,7 @@ func joinHostPort(host, port string) string { return net.JoinHostPort(host, port
 // single is one server: the behaviour of Options.Addr and Options.URL.
 type single struct{ n *node }
 
-func (s single) nodeFor(int) (*node, error) { return s.n, nil }
+func (s single) nodeFor(string, string) (*node, error) { return s.n, nil }
 
 func (s single) nodeAt(string) (*node, error) {
 	return nil, errors.New("redisstore: redirection from a single server (is it a Redis Cluster node? use ClusterAddrs)")
