@@ -80,11 +80,16 @@ func (c *Client) Addrs() []string {
 // for a batch without keys) and fills b.Replies. It returns the first
 // command's error reply among them, wrapped with the command names and the
 // server's address, or why the batch could not run. The first attempt
-// allocates nothing; failures go to retry.
+// allocates nothing; failures go to retry. An empty batch is done at once.
 func (c *Client) Do(ctx context.Context, b *Batch) error {
 	defer b.release()
-	if c.closed.Load() {
+	switch {
+	case c.closed.Load():
 		return ErrClosed
+	case b.n == 0:
+		return nil
+	case b.refused != "":
+		return fmt.Errorf("redisstore: %s would change the state of a connection other callers share", b.refused)
 	}
 	c.stats.commands.Add(uint64(b.n))
 	n, err := c.topo.nodeFor(b.prefix, b.id)
@@ -110,7 +115,8 @@ const (
 // (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, too many clients) and
 // topology changes (a dead or demoted master) with exponential backoff
 // until ctx's deadline, or ReadTimeout after the first failure when ctx has
-// none. Other errors return at once.
+// none. Other errors return at once. After a server's reply only the
+// commands it says did not run are sent again (Batch.settle).
 func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error {
 	giveUp, ok := ctx.Deadline()
 	if !ok {
@@ -118,6 +124,7 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error 
 	}
 	backoff := minBackoff
 	redirects := 0
+	asking := false // the last redirection was an ASK: n is the importing node
 	for {
 		if c.closed.Load() {
 			return ErrClosed
@@ -125,12 +132,16 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error 
 		if ctx.Err() != nil {
 			return c.fail(b, n, err)
 		}
-		switch classify(err) {
+		class := classify(err)
+		if _, reply := errors.AsType[resp.Error](err); reply && class != classFatal {
+			b.settle() // what ran is done; err's own command did not run
+		}
+		switch class {
 		case classScript:
 			if !b.useEval() {
 				return c.fail(b, n, err)
 			}
-			if err = n.do(ctx, b); err == nil {
+			if err = n.doAsking(ctx, b, asking); err == nil {
 				return nil
 			}
 			continue
@@ -148,7 +159,7 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error 
 				c.log.Warn("redisstore: cannot follow redirection", "reply", se.Msg, "err", terr)
 				return c.fail(b, n, err)
 			}
-			asking := se.Kind == "ASK"
+			asking = se.Kind == "ASK"
 			if !asking {
 				c.topo.moved(slot, target)
 			}
@@ -175,7 +186,7 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error 
 			err = nerr
 			continue
 		}
-		n = next
+		n, asking = next, false
 		if err = n.do(ctx, b); err == nil {
 			return nil
 		}

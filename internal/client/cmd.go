@@ -79,9 +79,6 @@ const (
 	ReplyBulks
 	// ReplyAny reads a reply of any type into Reply.Value; it allocates.
 	ReplyAny
-	// ReplyPush reads a reply that comes as a RESP3 push (SUBSCRIBE's
-	// confirmation, say) into Reply.Value.
-	ReplyPush
 )
 
 // Reply is the reply to one command of a Batch, read as its ReplyKind says.
@@ -99,7 +96,7 @@ type Reply struct {
 	Bulk []byte
 	// Bulks is a ReplyBulks reply; a null element is nil.
 	Bulks [][]byte
-	// Value is a ReplyAny or ReplyPush reply.
+	// Value is a ReplyAny reply.
 	Value *resp.Value
 }
 
@@ -107,12 +104,18 @@ type Reply struct {
 // answered in order. The zero value is an empty batch; Add and AddScript
 // append commands, Client.Do sends them and fills Replies. Afterwards the
 // batch keeps only its Replies and Idempotent: commands added then start a
-// new batch. A Batch is not safe for concurrent use.
+// new batch. A Batch is not safe for concurrent use, nor to be copied.
 //
-// A batch is sent again whole after a MOVED or ASK redirection, a transient
-// error (LOADING, BUSY, TRYAGAIN, ...) and a NOSCRIPT reply: none of those
-// ran the command they answer. After a connection failed with no reply read
-// it is sent again only when Idempotent is set, since it may have run.
+// The connection is shared with other callers, so commands that change its
+// state (SUBSCRIBE and the like, MONITOR, SELECT, WATCH, CLIENT REPLY,
+// HELLO, AUTH, RESET, QUIT) are refused; pushes that arrive on it go to
+// Config.OnPush.
+//
+// The commands that got a reply saying they did not run (MOVED, ASK,
+// NOSCRIPT, READONLY, LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN) are
+// sent again, and only those: a command that ran is never run twice. When
+// the connection fails after the batch was written, nothing says what ran:
+// the batch is sent again only when Idempotent is set.
 type Batch struct {
 	// Idempotent allows sending the batch again on a new connection when a
 	// pooled connection turns out dead before any reply arrived: the
@@ -125,11 +128,21 @@ type Batch struct {
 	bp      *[]byte // from bufPool; back after Do
 	cmds    [MaxCmds]cmdInfo
 	n       int
+	done    uint8 // bit i: command i got its final reply; not sent again
 	keyed   bool
 	prefix  string // the routing key, prefix+id; its slot is computed
 	id      string // only on a Cluster
 	scripts bool   // a command is a script's EVALSHA
+	refused string // a command that would change the shared connection's state
+	_       noCopy
 }
+
+// noCopy makes go vet's copylocks check report a copied Batch: two copies
+// would give one pooled buffer back twice.
+type noCopy struct{}
+
+func (*noCopy) Lock()   {}
+func (*noCopy) Unlock() {}
 
 // cmdInfo is what a Batch knows of one of its commands.
 type cmdInfo struct {
@@ -146,6 +159,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // Add appends a command whose reply is read as kind. It panics beyond
 // MaxCmds commands: batches are built by code, not by input.
 func (b *Batch) Add(kind ReplyKind, name string, args ...Arg) {
+	if changesConnState(name) {
+		b.refused = name
+	}
 	at := b.begin(kind, name)
 	b.buf = resp.AppendArray(b.buf, 1+len(args))
 	b.buf = resp.AppendBulkString(b.buf, name)
@@ -167,6 +183,17 @@ func (b *Batch) AddScript(kind ReplyKind, s *Script, nkeys int, args ...Arg) {
 	b.buf = resp.AppendBulkInt(b.buf, int64(nkeys))
 	b.appendArgs(args)
 	b.cmds[at].end = len(b.buf)
+}
+
+// changesConnState reports whether the command changes the state of the
+// connection it runs on, which other callers share.
+func changesConnState(name string) bool {
+	switch name {
+	case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+		"MONITOR", "SELECT", "WATCH", "UNWATCH", "CLIENT", "HELLO", "AUTH", "RESET", "QUIT":
+		return true // CLIENT: REPLY OFF, say; CLIENT TRACKING is the client's own business
+	}
+	return false
 }
 
 func (b *Batch) begin(kind ReplyKind, name string) int {
@@ -209,7 +236,17 @@ func (b *Batch) release() {
 		bufPool.Put(b.bp)
 	}
 	b.buf, b.bp = nil, nil
-	b.n, b.keyed, b.prefix, b.id, b.scripts = 0, false, "", "", false
+	b.n, b.done, b.keyed, b.prefix, b.id, b.scripts, b.refused = 0, 0, false, "", "", false, ""
+}
+
+// settle marks as done every command not to send again: those whose
+// reply says they ran, or failed in a way another try would not change.
+func (b *Batch) settle() {
+	for i := range b.n {
+		if b.done&(1<<i) == 0 && !didNotRun(b.Replies[i].Err) {
+			b.done |= 1 << i
+		}
+	}
 }
 
 // useEval rewrites every EVALSHA of the batch as EVAL with the script's
@@ -235,9 +272,9 @@ func (b *Batch) useEval() bool {
 		last = c.end
 		c.start, c.end = start, len(buf)
 	}
-	n, keyed, prefix, id := b.n, b.keyed, b.prefix, b.id
+	n, done, keyed, prefix, id := b.n, b.done, b.keyed, b.prefix, b.id
 	b.release()
-	b.buf, b.n, b.keyed, b.prefix, b.id = buf, n, keyed, prefix, id
+	b.buf, b.n, b.done, b.keyed, b.prefix, b.id = buf, n, done, keyed, prefix, id
 	return true
 }
 
@@ -253,7 +290,8 @@ func (b *Batch) names() string {
 	return strings.Join(names, "+")
 }
 
-// firstErr returns the first command error of the batch.
+// firstErr returns the first command error of the batch, of the commands
+// sent last and those that ran before.
 func (b *Batch) firstErr() error {
 	for i := range b.n {
 		if err := b.Replies[i].Err; err != nil {
@@ -281,14 +319,9 @@ func readReply(rd *resp.Reader, kind ReplyKind, r *Reply) error {
 		if err == nil {
 			r.Bulks, r.Null, err = bulks(v)
 		}
-	case ReplyAny, ReplyPush:
+	case ReplyAny:
 		var v resp.Value
-		if kind == ReplyAny {
-			v, err = rd.ReadValue()
-		} else {
-			v, err = rd.ReadPush()
-		}
-		if err == nil {
+		if v, err = rd.ReadValue(); err == nil {
 			r.Value, r.Null = &v, v.Null
 		}
 	}

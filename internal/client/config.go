@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"runtime"
 	"time"
+
+	"github.com/sessionx-redis/redisstore/resp"
 )
 
 // Config says where the servers are and how to talk to them. The store
@@ -57,6 +59,12 @@ type Config struct {
 
 	// Logger receives what an operator must see; zero: nothing is logged.
 	Logger Logger
+	// OnPush receives the RESP3 pushes that arrive on the client's
+	// connections (invalidations of CLIENT TRACKING, say), in the order
+	// each connection reads them, from that connection's reader goroutine:
+	// it must not block. Zero: pushes are dropped. Either way a push never
+	// breaks a connection nor reaches a caller as a reply.
+	OnPush func(resp.Value)
 }
 
 // Defaults of Config.

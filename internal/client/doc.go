@@ -18,17 +18,20 @@
 // The first Key of a batch routes it (its Cluster slot, computed without
 // building the key). Client.Do sends the whole batch in one write and reads
 // one reply per command into Batch.Replies, each as its ReplyKind says: OK,
-// integer, bulk string or null, array of bulk strings, any value, or a
-// push. A server error reply to one command is that command's Reply.Err;
-// the others are still read, and Do returns the first such error. The pipe
-// has no case per command: it copies the batch's bytes and reads replies by
-// kind.
+// integer, bulk string or null, array of bulk strings, or any value. A
+// server error reply to one command is that command's Reply.Err; the others
+// are still read, and Do returns the first such error. The pipe has no case
+// per command: it copies the batch's bytes and reads replies by kind.
+// Connections are shared, so commands that change a connection's state
+// (SUBSCRIBE, MONITOR, SELECT, WATCH, CLIENT, ...) are refused; RESP3
+// pushes that arrive on a connection, with or without a command in flight,
+// go to Config.OnPush and never break it.
 //
 // Scripts run with EVALSHA of a SHA1 computed once (NewScript). A server
 // that lacks the script (first use, SCRIPT FLUSH, a restart, a failover, a
-// Cluster node that never saw it) answers NOSCRIPT; Do then sends the batch
-// again with EVAL and the source, which also caches it there, on whichever
-// node answered.
+// Cluster node that never saw it) answers NOSCRIPT; Do then sends the
+// script again with EVAL and the source, which also caches it there, on
+// whichever node answered.
 //
 // # Pipelining
 //
@@ -44,14 +47,15 @@
 //
 // # Failures
 //
-// Do retries what cannot have run: a batch is sent again whole after MOVED
-// (the slot map is updated) or ASK (each command after ASKING, once), after
-// NOSCRIPT, and after transient errors (LOADING, BUSY, TRYAGAIN,
-// CLUSTERDOWN, MASTERDOWN, too many clients) or a topology change (a dead
-// or demoted master: Sentinel rediscovers, Cluster refreshes its map), with
-// backoff until the context's deadline, or ReadTimeout when it has none.
-// After a pooled connection turned out dead with no reply read, the batch
-// may have run: it is sent again on a new connection only when Idempotent.
+// Do never runs a command twice unless the batch says it may. The commands
+// a server answered with a reply saying they did not run are sent again,
+// and only those: after MOVED (the slot map is updated) or ASK (each after
+// ASKING), after NOSCRIPT, after transient errors (LOADING, BUSY, TRYAGAIN,
+// CLUSTERDOWN, MASTERDOWN) and READONLY (Sentinel rediscovers the master),
+// with backoff until the context's deadline, or ReadTimeout when it has
+// none. A batch that never reached a connection (a refused dial, a dead
+// master) is sent when one is found. A batch whose connection failed after
+// it was written may have run: it is sent again only when Idempotent.
 //
 // # Build tags
 //

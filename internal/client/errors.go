@@ -34,6 +34,14 @@ var errPipeClosing = errors.New("redisstore: connection closing")
 // MaxLifetime; no call ever sees it.
 var errPipeRetired = errors.New("redisstore: connection retired")
 
+// uncertainError is the failure of a batch that is not Idempotent on a
+// connection that failed after the batch was written: it may have run, so
+// it is not sent again.
+type uncertainError struct{ err error }
+
+func (e *uncertainError) Error() string { return e.err.Error() }
+func (e *uncertainError) Unwrap() error { return e.err }
+
 // ErrorKind names the class of err, as Stats.Errors counts it: a Redis
 // error kind ("OOM", "READONLY", "NOAUTH", ...), "pool timeout",
 // "canceled", "timeout", "protocol", "closed" or "network".

@@ -85,12 +85,14 @@ func (n *node) close() error {
 // do runs b on one of the node's pipes.
 func (n *node) do(ctx context.Context, b *Batch) error { return n.doAsking(ctx, b, false) }
 
-// doAsking runs b on one of the node's pipes, each command after ASKING
-// when asking (a Cluster ASK redirection). When the pipe turns out dead
-// before any reply byte arrived for a connection that served before (the
-// server closed it while idle), an Idempotent batch is sent once more on a
-// new connection. A server error reply is never retried here. It returns
-// the first command's error reply, or why the batch failed, unwrapped.
+// doAsking runs the commands of b not done yet on one of the node's pipes,
+// each after ASKING when asking (a Cluster ASK redirection). When the pipe
+// turns out dead before any reply byte arrived for a connection that served
+// before (the server closed it while idle), an Idempotent batch is sent
+// once more on a new connection. A server error reply is never retried
+// here. It returns the first command's error reply, or why the batch
+// failed, unwrapped; an *uncertainError when it failed after the write and
+// is not Idempotent.
 func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -101,13 +103,16 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 			return err
 		}
 		reused := p.served.Load() > 0
-		err = p.roundTrip(ctx, b, asking)
+		written, err := p.roundTrip(ctx, b, asking)
 		if err == nil {
 			return b.firstErr()
 		}
 		if attempt > 0 || !reused || !b.Idempotent || !staleConnError(err) || ctx.Err() != nil {
 			if err == errPipeClosing {
 				err = ErrClosed
+			}
+			if written && !b.Idempotent {
+				err = &uncertainError{err}
 			}
 			return err
 		}
@@ -116,12 +121,13 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	}
 }
 
-// roundTrip sends b on p and waits for its replies or the end of ctx. The
-// error is the pipe's; the commands' own are in b.Replies.
-func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool) error {
+// roundTrip sends b on p and waits for its replies or the end of ctx,
+// reporting whether b was handed to the connection. The error is the
+// pipe's; the commands' own are in b.Replies.
+func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool) (written bool, err error) {
 	cl, err := p.send(b, asking)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if done := ctx.Done(); done == nil {
 		<-cl.done
@@ -130,19 +136,19 @@ func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool) error {
 		case <-cl.done:
 		case <-done:
 			if cl.state.CompareAndSwap(callPending, callAbandoned) {
-				return ctx.Err() // the pipe reads and drops the replies
+				return true, ctx.Err() // the pipe reads and drops the replies
 			}
 			<-cl.done
 		}
 	}
 	err = cl.err
 	if err == nil {
-		for i := range b.n {
-			cl.replies[i].copyTo(&b.Replies[i])
+		for j, i := range cl.idx[:cl.n] {
+			cl.replies[j].copyTo(&b.Replies[i])
 		}
 	}
 	cl.recycle()
-	return err
+	return true, err
 }
 
 // pipe returns a live pipe, dialing one when the chosen slot has none.

@@ -28,8 +28,9 @@ type pipe struct {
 	node         *node
 	readTimeout  time.Duration
 	writeTimeout time.Duration
-	idleTimeout  time.Duration // zero: never retire an idle pipe
-	maxLifetime  time.Duration // zero: never retire an old pipe
+	idleTimeout  time.Duration    // zero: never retire an idle pipe
+	maxLifetime  time.Duration    // zero: never retire an old pipe
+	onPush       func(resp.Value) // Config.OnPush, or a no-op
 
 	dead   atomic.Bool   // set when the pipe takes no more calls
 	served atomic.Uint64 // replies read, so a failure of a used pipe is told from a new one's
@@ -50,8 +51,9 @@ type pipe struct {
 // call is one batch in flight. Calls are recycled through callPool; a call
 // its caller gave up on is recycled by the pipe instead.
 type call struct {
-	n       int                // commands in the batch
+	n       int                // commands sent
 	kinds   [MaxCmds]ReplyKind // how each reply is read
+	idx     [MaxCmds]uint8     // the batch's index of each command sent
 	asking  bool               // each command follows an ASKING
 	replies [MaxCmds]Reply     // read by the pipe; Bulk buffers are reused
 	err     error              // the pipe's failure, if any
@@ -124,6 +126,11 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 		spare:        make([]byte, 0, 4096),
 		queue:        make([]*call, 0, 64),
 	}
+	p.onPush = cfg.OnPush
+	if p.onPush == nil {
+		p.onPush = func(resp.Value) {}
+	}
+	p.c.rd.SetPushHandler(p.onPush) // pushes that come between replies
 	p.sent = time.Now()
 	p.armLocked(p.sent.Add(p.readTimeout))
 	go p.readLoop()
@@ -134,9 +141,12 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 // returned call's done channel receives when the replies have been read.
 func (p *pipe) send(b *Batch, asking bool) (*call, error) {
 	cl := callPool.Get().(*call)
-	cl.n, cl.asking = b.n, asking
+	cl.asking = asking
 	for i := range b.n {
-		cl.kinds[i] = b.cmds[i].kind
+		if b.done&(1<<i) == 0 {
+			cl.kinds[cl.n], cl.idx[cl.n] = b.cmds[i].kind, uint8(i)
+			cl.n++
+		}
 	}
 
 	p.mu.Lock()
@@ -146,9 +156,11 @@ func (p *pipe) send(b *Batch, asking bool) (*call, error) {
 		cl.recycle()
 		return nil, err
 	}
-	if asking {
-		for i := range b.n {
-			p.wbuf = append(p.wbuf, askingCmd...)
+	if asking || b.done != 0 {
+		for _, i := range cl.idx[:cl.n] {
+			if asking {
+				p.wbuf = append(p.wbuf, askingCmd...)
+			}
 			p.wbuf = append(p.wbuf, b.buf[b.cmds[i].start:b.cmds[i].end]...)
 		}
 	} else {
@@ -220,7 +232,7 @@ func (p *pipe) readLoop() {
 	for {
 		// Block until a reply byte arrives, even with nothing in flight, so
 		// a connection the server closed is noticed before anyone uses it.
-		_, err := p.c.br.Peek(1)
+		first, err := p.c.br.Peek(1)
 		p.mu.Lock()
 		if err != nil && isTimeout(err) && (p.err == nil || p.err == errPipeClosing) {
 			now := time.Now()
@@ -239,6 +251,18 @@ func (p *pipe) readLoop() {
 				p.mu.Unlock()
 				continue
 			}
+		}
+		if err == nil && p.head == len(p.queue) && first[0] == byte(resp.TypePush) {
+			// A push with no command in flight (an invalidation, say):
+			// it is no reply, and goes where pushes go.
+			p.mu.Unlock()
+			v, perr := p.c.rd.ReadPush()
+			if perr == nil {
+				p.onPush(v)
+				continue
+			}
+			p.mu.Lock()
+			err = perr
 		}
 		if err != nil || p.head == len(p.queue) {
 			if err == nil {

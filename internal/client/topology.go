@@ -82,6 +82,16 @@ const (
 	classScript                      // NOSCRIPT: send the scripts' source, then retry
 )
 
+// didNotRun reports whether err is a server's reply saying the command did
+// not run, so that sending it again runs it at most once.
+func didNotRun(err error) bool {
+	if _, ok := errors.AsType[resp.Error](err); !ok {
+		return false
+	}
+	c := classify(err)
+	return c == classRedirect || c == classScript || c == classTransient || c == classTopology
+}
+
 // classify sorts the error of one attempt.
 func classify(err error) errorClass {
 	if se, ok := errors.AsType[resp.Error](err); ok {
@@ -102,6 +112,8 @@ func classify(err error) errorClass {
 		return classFatal // OOM, MISCONF, NOAUTH, WRONGPASS, NOPERM, WRONGTYPE, ...
 	}
 	switch {
+	case isType[*uncertainError](err):
+		return classFatal // may have run: not sent again
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, pool.ErrTimeout), isType[*resp.UnexpectedError](err), isType[*resp.ProtocolError](err):
 		return classFatal
