@@ -14,7 +14,7 @@ redis-server --version 2>/dev/null || echo "redis-server: not installed"
 go version
 fuzztime=${FUZZTIME:-10s}
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.fuzz"' EXIT
 
 modules=(.)
 for m in gin bench; do [ -f "$m/go.mod" ] && modules+=("$m"); done
@@ -58,7 +58,18 @@ if [ "$fuzztime" != "0" ]; then
 		dir=$(go list -f '{{.Dir}}' "$pkg")
 		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
 			echo "== fuzz $pkg $target ($fuzztime)"
-			go test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s || status=1
+			# go1.26's fuzz coordinator can fail a target with a bare "context
+			# deadline exceeded" as -fuzztime ends (golang/go#75804, fixed in
+			# go1.27): without a failing input written, that is not ours.
+			corpus="$dir/testdata/fuzz/$target"
+			before=$(ls "$corpus" 2>/dev/null || true)
+			if ! go test "$pkg" -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s 2>&1 | tee "$log.fuzz"; then
+				if [ "$(ls "$corpus" 2>/dev/null || true)" = "$before" ] && grep -q '^    context deadline exceeded$' "$log.fuzz"; then
+					echo "fuzz $target: the coordinator's deadline race (golang/go#75804), no failing input: not a failure"
+				else
+					status=1
+				fi
+			fi
 		done
 	done
 fi
