@@ -493,14 +493,20 @@ func mustPanic(t *testing.T, what string, f func()) {
 func TestGetAndPutAllocateNothing(t *testing.T) {
 	f := &fakeDialer{}
 	p := newTestPool(t, f, Config[*fakeConn]{MaxOpen: 4, MinIdle: 1, IdleTimeout: time.Hour, MaxLifetime: time.Hour})
-	p.Put(mustGet(t, p), true)
-	// Let the filler top up (it allocates) before measuring: once two are
-	// idle, taking one leaves MinIdle and wakes nobody.
-	eventually(t, 5*time.Second, "pool did not settle", func() bool {
-		p.Put(mustGet(t, p), true)
+	// Let the filler top up (it allocates) before measuring: while r is out
+	// no resource is idle, so the filler must dial a spare; with r back two
+	// are idle, and taking one leaves MinIdle and wakes nobody. (Putting r
+	// back at once raced the filler: it found r idle again and dialed
+	// nothing, in about 1 run of 13.)
+	r := mustGet(t, p)
+	eventually(t, 10*time.Second, "the filler did not dial a spare", func() bool {
 		s := p.Stats()
-		return s.Idle == 2 && s.Dialing == 0
+		return s.Idle == 1 && s.Dialing == 0
 	})
+	p.Put(r, true)
+	if s := p.Stats(); s.Idle != 2 || s.Open != 2 {
+		t.Fatalf("stats %+v, want 2 idle of 2 open", s)
+	}
 	ctx := context.Background()
 	allocs := testing.AllocsPerRun(1000, func() {
 		r, err := p.Get(ctx)

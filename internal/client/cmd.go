@@ -107,8 +107,8 @@ type Reply struct {
 // new batch. A Batch is not safe for concurrent use, nor to be copied.
 //
 // The connection is shared with other callers, so commands that change its
-// state (SUBSCRIBE and the like, MONITOR, SELECT, WATCH, CLIENT REPLY,
-// HELLO, AUTH, RESET, QUIT) are refused; pushes that arrive on it go to
+// state (SUBSCRIBE and the like, MONITOR, SELECT, WATCH, CLIENT, HELLO,
+// AUTH, RESET, QUIT) are refused; pushes that arrive on it go to
 // Config.OnPush.
 //
 // The commands that got a reply saying they did not run (MOVED, ASK,
@@ -117,9 +117,10 @@ type Reply struct {
 // the connection fails after the batch was written, nothing says what ran:
 // the batch is sent again only when Idempotent is set.
 type Batch struct {
-	// Idempotent allows sending the batch again on a new connection when a
-	// pooled connection turns out dead before any reply arrived: the
-	// batch may have run, and running it twice must be harmless.
+	// Idempotent allows sending the batch again after its connection
+	// failed once the batch was written (a pooled connection the server
+	// had closed, a master that died): it may have run, and running it
+	// twice must be harmless.
 	Idempotent bool
 	// Replies holds the reply of each command after Do, in order.
 	Replies [MaxCmds]Reply
