@@ -27,26 +27,7 @@ func TestPushWithNoCommandInFlightGoesToOnPush(t *testing.T) {
 	if err := c.Do(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`id=(\d+) [^\n]*name=pushed`).FindStringSubmatch(srv.Do(t, "CLIENT", "LIST"))
-	if m == nil {
-		t.Fatal("our connection is not in CLIENT LIST")
-	}
-
-	// Another client sends its invalidations to our connection.
-	tracker, err := net.Dial("tcp", srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tracker.Close()
-	rd := resp.NewReader(bufio.NewReader(tracker), resp.Limits{})
-	for _, cmd := range [][]string{{"HELLO", "3"}, {"CLIENT", "TRACKING", "on", "REDIRECT", m[1], "BCAST"}} {
-		if _, err := tracker.Write(resp.AppendCommand(nil, cmd...)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rd.ReadValue(); err != nil {
-			t.Fatalf("%v: %v", cmd, err)
-		}
-	}
+	redirectTracking(t, srv, "pushed")
 	dials := c.Stats().Pool.Dials
 	srv.Do(t, "SET", "push:k", "2") // an invalidation for every key: BCAST with no prefix
 
@@ -81,22 +62,7 @@ func TestPushBetweenRepliesGoesToOnPush(t *testing.T) {
 	if err := c.Do(ctx, &b); err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`id=(\d+) [^\n]*name=between`).FindStringSubmatch(srv.Do(t, "CLIENT", "LIST"))
-	if m == nil {
-		t.Fatal("our connection is not in CLIENT LIST")
-	}
-	tracker, err := net.Dial("tcp", srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tracker.Close()
-	rd := resp.NewReader(bufio.NewReader(tracker), resp.Limits{})
-	for _, cmd := range [][]string{{"HELLO", "3"}, {"CLIENT", "TRACKING", "on", "REDIRECT", m[1], "BCAST"}} {
-		tracker.Write(resp.AppendCommand(nil, cmd...))
-		if _, err := rd.ReadValue(); err != nil {
-			t.Fatalf("%v: %v", cmd, err)
-		}
-	}
+	redirectTracking(t, srv, "between")
 	// Our own writes are invalidations too (BCAST): each SET's push may
 	// come before or after its +OK.
 	for i := range 50 {
@@ -113,6 +79,31 @@ func TestPushBetweenRepliesGoesToOnPush(t *testing.T) {
 		case <-pushes:
 		case <-timeout:
 			t.Fatalf("%d pushes reached OnPush, want 50", n)
+		}
+	}
+}
+
+// redirectTracking makes another client of srv, open until the test ends,
+// send the invalidations of every key it hears of (BCAST) to the
+// connection named name.
+func redirectTracking(t *testing.T, srv *redisserver.Server, name string) {
+	t.Helper()
+	m := regexp.MustCompile(`id=(\d+) [^\n]*name=` + name).FindStringSubmatch(srv.Do(t, "CLIENT", "LIST"))
+	if m == nil {
+		t.Fatalf("no connection named %s in CLIENT LIST", name)
+	}
+	tracker, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tracker.Close() })
+	rd := resp.NewReader(bufio.NewReader(tracker), resp.Limits{})
+	for _, cmd := range [][]string{{"HELLO", "3"}, {"CLIENT", "TRACKING", "on", "REDIRECT", m[1], "BCAST"}} {
+		if _, err := tracker.Write(resp.AppendCommand(nil, cmd...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rd.ReadValue(); err != nil {
+			t.Fatalf("%v: %v", cmd, err)
 		}
 	}
 }

@@ -43,9 +43,11 @@ type sentinel struct {
 	last   time.Time  // when the last rediscovery ended
 	closed bool
 
-	watchEvery time.Duration  // SentinelWatchInterval when the client was made
-	stop       chan struct{}  // closed by close: ends the watcher and listener
-	wg         sync.WaitGroup // the watcher, the listener and closes of old masters
+	watchEvery time.Duration      // SentinelWatchInterval when the client was made
+	stop       chan struct{}      // closed by close: ends the watcher and listener
+	stopped    context.Context    // ends with stop, for their I/O
+	cancel     context.CancelFunc // ends stopped
+	wg         sync.WaitGroup     // the watcher, the listener and closes of old masters
 }
 
 // newSentinel finds the master of cfg.MasterName through cfg.SentinelAddrs.
@@ -70,6 +72,7 @@ func newSentinel(ctx context.Context, cfg *Config, stats *counters) (topology, e
 		return nil, err
 	}
 	s.master.Store(n)
+	s.stopped, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2)
 	go s.watch()
 	go s.listen()
@@ -207,12 +210,7 @@ func (s *sentinel) checkMaster(ctx context.Context, addr string) error {
 // when the answer changes.
 func (s *sentinel) watch() {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
+	ctx := s.stopped
 	t := time.NewTicker(s.watchEvery)
 	defer t.Stop()
 	var c *conn
@@ -259,12 +257,7 @@ func (s *sentinel) watch() {
 // an event names ours.
 func (s *sentinel) listen() {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
+	ctx := s.stopped
 	for next := 0; ; next++ {
 		s.mu.Lock()
 		sa := s.addrs[next%len(s.addrs)]
@@ -333,6 +326,7 @@ func (s *sentinel) close() error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.stop)
+	s.cancel()
 	err := s.master.Load().close()
 	s.wg.Wait()
 	return err
