@@ -89,15 +89,17 @@ func (n *node) do(ctx context.Context, b *Batch) error { return n.doAsking(ctx, 
 // each after ASKING when asking (a Cluster ASK redirection). When the pipe
 // turns out dead before any reply byte arrived for a connection that served
 // before (the server closed it while idle), an Idempotent batch is sent
-// once more on a new connection. A server error reply is never retried
-// here. It returns the first command's error reply, or why the batch
-// failed, unwrapped; an *uncertainError when it failed after the write and
-// is not Idempotent.
+// once more on a new connection. A pipe that ended (retired, failed)
+// before b reached it refuses b unwritten: b goes to another pipe, a few
+// times at most. A server error reply is never retried here. It returns the
+// first command's error reply, or why the batch failed, unwrapped; an
+// *uncertainError when it failed after the write and is not Idempotent.
 func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for attempt := 0; ; attempt++ {
+	refused, retried := 0, false
+	for {
 		p, err := n.pipe(ctx)
 		if err != nil {
 			return err
@@ -107,7 +109,11 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 		if err == nil {
 			return b.firstErr()
 		}
-		if attempt > 0 || !reused || !b.Idempotent || !staleConnError(err) || ctx.Err() != nil {
+		if !written && err != errPipeClosing && refused < maxRefused && ctx.Err() == nil {
+			refused++
+			continue // the pipe ended as b arrived: its slot dials a new one
+		}
+		if retried || !reused || !b.Idempotent || !staleConnError(err) || ctx.Err() != nil {
 			if err == errPipeClosing {
 				err = ErrClosed
 			}
@@ -116,6 +122,7 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 			}
 			return err
 		}
+		retried = true
 		n.stats.retries.Add(1)
 		n.log.Info("redisstore: retrying on a new connection", "addr", n.addr, "command", b.names(), "err", err)
 	}

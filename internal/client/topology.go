@@ -46,6 +46,11 @@ type topology interface {
 // cause.
 const refreshInterval = 100 * time.Millisecond
 
+// maxRefused bounds how many ended pipes one batch tries before it fails
+// with the last one's error: more only when pipes end faster than batches
+// are sent.
+const maxRefused = 3
+
 // SentinelWatchInterval is how often a Sentinel client asks a sentinel for
 // the master, in case it missed a +switch-master event; a test hook, read
 // when a client is made.
