@@ -41,6 +41,12 @@ func TestClusterCoversAllSlotsAndFailsOver(t *testing.T) {
 	if len(replicas) != 1 {
 		t.Fatalf("ReplicasOf(%s) = %d nodes", m.Addr, len(replicas))
 	}
+	// Replication is asynchronous: without WAIT the kill below can beat
+	// the SET to the replica (seen once in CI: the promoted replica had no
+	// value).
+	if got := m.Do(t, "WAIT", "1", "10000"); got != "1" {
+		t.Fatalf("WAIT 1 on %s = %q: the replica did not acknowledge the SET", m.Addr, got)
+	}
 
 	// kill -9 the master: its replica takes over.
 	start = time.Now()
