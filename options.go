@@ -89,6 +89,17 @@ type Options struct {
 	// PoolTimeout bounds waiting for a connection when PoolSize are open or
 	// being dialed. Zero: ReadTimeout + 1s.
 	PoolTimeout time.Duration
+	// HealthCheckInterval is how long a connection may sit idle before the
+	// store sends it a PING, so that a connection that died without a word
+	// (a silent network partition, a host gone) is closed within
+	// HealthCheckInterval + ReadTimeout instead of failing the next caller
+	// after ReadTimeout. Zero: 15s; negative: never.
+	//
+	// A call whose context has no deadline ends within DialTimeout +
+	// ReadTimeout (8s with the defaults), whatever the fault: waiting for a
+	// connection, dialing, the handshake, writing, reading and retrying
+	// all fit in it.
+	HealthCheckInterval time.Duration
 	// Protocol is the RESP version: 2 or 3. Zero: try RESP3 (HELLO 3) and
 	// fall back to AUTH and RESP2 on servers without HELLO.
 	Protocol int
@@ -123,11 +134,11 @@ type Options struct {
 func (o Options) String() string {
 	return fmt.Sprintf("redisstore.Options{Addr:%s URL:%s Username:%s Password:%s DB:%d Prefix:%s TTL:%v TLS:%t"+
 		" PoolSize:%d MinIdle:%d MaxIdle:%d IdleTimeout:%v MaxLifetime:%v DialTimeout:%v ReadTimeout:%v"+
-		" WriteTimeout:%v PoolTimeout:%v Protocol:%d ClientName:%s SentinelAddrs:%v MasterName:%s"+
+		" WriteTimeout:%v PoolTimeout:%v HealthCheckInterval:%v Protocol:%d ClientName:%s SentinelAddrs:%v MasterName:%s"+
 		" SentinelUsername:%s SentinelPassword:%s ClusterAddrs:%v}",
 		o.Addr, redactURL(o.URL), o.Username, redacted(o.Password), o.DB, o.Prefix, o.TTL, o.TLSConfig != nil,
 		o.PoolSize, o.MinIdle, o.MaxIdle, o.IdleTimeout, o.MaxLifetime, o.DialTimeout, o.ReadTimeout,
-		o.WriteTimeout, o.PoolTimeout, o.Protocol, o.ClientName, o.SentinelAddrs, o.MasterName,
+		o.WriteTimeout, o.PoolTimeout, o.HealthCheckInterval, o.Protocol, o.ClientName, o.SentinelAddrs, o.MasterName,
 		o.SentinelUsername, redacted(o.SentinelPassword), o.ClusterAddrs)
 }
 
@@ -247,7 +258,8 @@ func (c *config) setDefaults() {
 		IdleTimeout: c.IdleTimeout, MaxLifetime: c.MaxLifetime,
 		DialTimeout: c.DialTimeout, ReadTimeout: c.ReadTimeout,
 		WriteTimeout: c.WriteTimeout, PoolTimeout: c.PoolTimeout,
-		SentinelAddrs: c.SentinelAddrs, MasterName: c.MasterName,
+		HealthCheckInterval: c.HealthCheckInterval,
+		SentinelAddrs:       c.SentinelAddrs, MasterName: c.MasterName,
 		SentinelUsername: c.SentinelUsername, SentinelPassword: c.SentinelPassword,
 		ClusterAddrs: c.ClusterAddrs,
 		Logger:       c.Logger,

@@ -18,7 +18,7 @@ import (
 func blockedInWrite() bool {
 	buf := make([]byte, 1<<20)
 	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
-		if strings.Contains(g, "flushLocked") && strings.Contains(g, "IO wait") {
+		if strings.Contains(g, "writeLocked") && strings.Contains(g, "IO wait") {
 			return true
 		}
 	}

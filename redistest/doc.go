@@ -31,6 +31,19 @@
 //
 // Replies go out in order per connection, as with Redis: a delayed reply
 // holds back the replies of the commands pipelined after it on the same
-// connection. The package imports the standard library and the module's
-// resp codec only.
+// connection.
+//
+// A Proxy stands between a client and a server, a Server or a real
+// redis-server, and simulates the network on a machine without netem: a
+// one-way delay in each direction, a silent partition that holds bytes
+// without FIN or RST until it heals, and resets of every connection:
+//
+//	p := redistest.StartProxy(t, srv.Addr())
+//	p.SetDelay(2 * time.Millisecond) // a round trip takes 4 ms more
+//	p.Partition()                    // commands now hang, no error
+//	p.Heal()                         // the held bytes flow
+//	p.Reset()                        // both sides see an RST
+//
+// The package imports the standard library and the module's resp codec
+// only.
 package redistest

@@ -92,14 +92,20 @@ func (c *Client) Do(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("redisstore: %s would change the state of a connection other callers share", b.refused)
 	}
 	c.stats.commands.Add(uint64(b.n))
+	start := time.Now()
 	n, err := c.topo.nodeFor(b.prefix, b.id)
 	if err == nil {
 		if err = n.do(ctx, b); err == nil {
 			return nil
 		}
 	}
-	return c.retry(ctx, b, n, err)
+	return c.retry(ctx, b, n, err, start)
 }
+
+// CallBound is how long a call whose context has no deadline may take in
+// all: DialTimeout (to wait for a connection, dial and shake hands) plus
+// ReadTimeout (for the reply, and for retries).
+func (c *Config) CallBound() time.Duration { return c.DialTimeout + c.ReadTimeout }
 
 // Redirection and retry limits of Do.
 const (
@@ -115,12 +121,19 @@ const (
 // (LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, too many clients) and
 // topology changes (a dead or demoted master) with exponential backoff
 // until ctx's deadline, or ReadTimeout after the first failure when ctx has
-// none. Other errors return at once. After a server's reply only the
-// commands it says did not run are sent again (Batch.settle).
-func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error) error {
+// none (and never past CallBound after start). Other errors return at
+// once. After a server's reply only the commands it says did not run are
+// sent again (Batch.settle).
+func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error, start time.Time) error {
 	giveUp, ok := ctx.Deadline()
 	if !ok {
 		giveUp = time.Now().Add(c.cfg.ReadTimeout)
+		if bound := start.Add(c.cfg.CallBound()); bound.Before(giveUp) {
+			giveUp = bound
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, giveUp) // bounds redials and rediscoveries too
+		defer cancel()
 	}
 	backoff := minBackoff
 	redirects := 0

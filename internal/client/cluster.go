@@ -28,6 +28,9 @@ type cluster struct {
 	refreshing  atomic.Bool  // a refresh is under way
 	lastRefresh atomic.Int64 // UnixNano of the end of the last refresh
 
+	stopped context.Context    // ends when close begins: background refreshes stop
+	cancel  context.CancelFunc // ends stopped
+
 	mu     sync.Mutex       // protects following fields
 	byAddr map[string]*node // every node made, by address
 	closed bool
@@ -37,6 +40,7 @@ type cluster struct {
 // newCluster reads the slot map from the first seed node that answers.
 func newCluster(ctx context.Context, cfg *Config, stats *counters) (topology, error) {
 	c := &cluster{cfg: cfg, log: cfg.Logger, stats: stats, byAddr: make(map[string]*node)}
+	c.stopped, c.cancel = context.WithCancel(context.Background())
 	if err := c.refresh(ctx); err != nil {
 		c.close()
 		return nil, err
@@ -90,7 +94,7 @@ func (c *cluster) moved(slot int, n *node) {
 	go func() {
 		defer c.wg.Done()
 		defer c.refreshing.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DialTimeout+c.cfg.ReadTimeout)
+		ctx, cancel := context.WithTimeout(c.stopped, c.cfg.DialTimeout+c.cfg.ReadTimeout)
 		defer cancel()
 		if err := c.refresh(ctx); err != nil {
 			c.log.Warn("redisstore: cluster slot map refresh failed", "err", err)
@@ -276,8 +280,9 @@ func (c *cluster) nodes() []*node {
 	return ns
 }
 
-// close closes every node, after the background refreshes.
+// close closes every node, after ending the background refreshes.
 func (c *cluster) close() error {
+	c.cancel()
 	c.mu.Lock()
 	c.closed = true
 	ns := make([]*node, 0, len(c.byAddr))

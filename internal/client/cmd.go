@@ -229,10 +229,14 @@ func (b *Batch) Reset() {
 	*b = Batch{}
 }
 
+// maxPooledBatch is the largest encoding buffer a Batch gives back for
+// reuse; a pipe shares, rather than copies, a batch bigger than that.
+const maxPooledBatch = 64 << 10
+
 // release gives the encoding buffer back (a huge one is dropped) and
 // forgets the commands.
 func (b *Batch) release() {
-	if b.bp != nil && cap(b.buf) <= 64<<10 {
+	if b.bp != nil && cap(b.buf) <= maxPooledBatch {
 		*b.bp = b.buf[:0]
 		bufPool.Put(b.bp)
 	}

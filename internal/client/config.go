@@ -48,6 +48,10 @@ type Config struct {
 	WriteTimeout time.Duration
 	// PoolTimeout bounds waiting for a connection; zero: ReadTimeout + 1s.
 	PoolTimeout time.Duration
+	// HealthCheckInterval is how long a connection may sit idle before the
+	// client sends it a PING, so that a connection that died silently is
+	// closed before a caller waits on it; zero: 15s; negative: never.
+	HealthCheckInterval time.Duration
 
 	// SentinelAddrs, when set, are the sentinels to ask for the master
 	// named MasterName; SentinelUsername and SentinelPassword are theirs.
@@ -72,6 +76,8 @@ const (
 	DefaultDialTimeout  = 5 * time.Second
 	DefaultReadTimeout  = 3 * time.Second
 	DefaultWriteTimeout = 3 * time.Second
+	// DefaultHealthCheckInterval is HealthCheckInterval's default.
+	DefaultHealthCheckInterval = 15 * time.Second
 )
 
 // WithDefaults returns c with its zero fields set, its lists copied and its
@@ -98,6 +104,9 @@ func (c Config) WithDefaults() *Config {
 	}
 	if c.PoolTimeout == 0 {
 		c.PoolTimeout = c.ReadTimeout + time.Second
+	}
+	if c.HealthCheckInterval == 0 {
+		c.HealthCheckInterval = DefaultHealthCheckInterval
 	}
 	if c.TLSConfig != nil {
 		c.TLSConfig = c.TLSConfig.Clone()

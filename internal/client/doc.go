@@ -36,14 +36,34 @@
 // # Pipelining
 //
 // The callers of a node share min(PoolSize, GOMAXPROCS) connections
-// (pipes). A caller appends its batch to the pipe's write buffer, and
-// whoever finds no write under way writes the whole buffer, so batches that
-// arrive together leave in one system call; one goroutine per pipe reads
-// the replies in order and hands each batch its replies. A caller whose
-// context ends returns at once; its replies are still read and dropped, so
-// the stream never goes out of sync. A reply overdue by ReadTimeout, a
-// write blocked for WriteTimeout, or a protocol error closes the pipe and
-// fails the batches in flight on it.
+// (pipes). A caller appends its batch to the pipe's write buffer; the one
+// that finds no write under way writes it, once, and whatever others
+// append meanwhile is written by the pipe's writer goroutine (started at
+// the first such hand-over), so batches that arrive together leave in one
+// system call and no caller writes another's bytes. A batch over bigBatch
+// (64 KiB) is not copied into the shared buffer: its own buffer becomes a
+// segment of the next write (writev), written by the writer goroutine. One
+// goroutine per pipe reads the replies in order and hands each batch its
+// replies. A caller whose context ends returns at once; its replies are
+// still read and dropped, so the stream never goes out of sync. Before each
+// reply is read the read deadline is set to that batch's due time (queued +
+// ReadTimeout), so a slow reply is never cut by an earlier batch's
+// deadline. A reply overdue by ReadTimeout, a write blocked for
+// WriteTimeout, or a protocol error closes the pipe and fails the batches
+// in flight on it. A pipe idle for HealthCheckInterval sends PING, which
+// finds a connection that died silently ReadTimeout later.
+//
+// # Deadlines
+//
+// Every wait is bounded by the caller's context and, when the context has
+// no deadline, by Config.CallBound (DialTimeout + ReadTimeout) from the
+// start of Do: the first attempt takes at most DialTimeout to get a
+// connection and ReadTimeout for its reply, and retries (redials, Sentinel
+// rediscoveries, Cluster refreshes included) end ReadTimeout after the
+// first failure and within the bound. A server whose dials or handshakes
+// fail is redialed at a paced rate (dialBackoff): calls meanwhile fail at
+// once with the last failure. Close cancels dials and rediscoveries under
+// way and waits only for the replies in flight (within ReadTimeout).
 //
 // # Failures
 //

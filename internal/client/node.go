@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sessionx-redis/redisstore/pool"
 )
@@ -12,15 +13,20 @@ import (
 // node is one Redis server: a pool of connections and the pipes that share
 // them among callers.
 type node struct {
-	addr  string
-	cfg   *Config
-	pool  *pool.Pool[*conn]
-	log   Logger
-	stats *counters // the client's
+	network, addr string
+	cfg           *Config
+	pool          *pool.Pool[*conn]
+	log           Logger
+	stats         *counters // the client's
 
-	slots  []pipeSlot    // fixed at New
-	next   atomic.Uint32 // round robin over slots
-	closed atomic.Bool   // set by close: no more pipes are dialed
+	slots   []pipeSlot         // fixed at New: shared pipes, then the bulk pipe if any
+	shared  int                // slots[:shared] take the batches up to bigBatch bytes
+	next    atomic.Uint32      // round robin over slots
+	closed  atomic.Bool        // set by close: no more pipes are dialed
+	closing context.Context    // ends when close begins: dials in progress stop
+	cancel  context.CancelFunc // ends closing
+	backoff dialBackoff        // paces dials while they fail
+	big     chan struct{}      // a slot per big batch in flight (bigToken)
 }
 
 // pipeSlot holds one pipe of a node and redials it when it fails.
@@ -35,15 +41,10 @@ type pipeSlot struct {
 // newNode makes the pool of connections to addr; it dials nothing yet
 // (except MinIdle connections, in the background).
 func newNode(cfg *Config, network, addr string, stats *counters) (*node, error) {
-	log := cfg.Logger
+	n := &node{network: network, addr: addr, cfg: cfg, log: cfg.Logger, stats: stats}
+	n.closing, n.cancel = context.WithCancel(context.Background())
 	p, err := pool.New(pool.Config[*conn]{
-		Dial: func(ctx context.Context) (*conn, error) {
-			c, err := dial(ctx, cfg, network, addr)
-			if err != nil {
-				log.Warn("redisstore: dial failed", "addr", addr, "err", err)
-			}
-			return c, err
-		},
+		Dial:  n.dial,
 		Close: (*conn).close,
 		Check: func(ctx context.Context, c *conn) error {
 			_, err := c.call(ctx, "PING")
@@ -57,16 +58,48 @@ func newNode(cfg *Config, network, addr string, stats *counters) (*node, error) 
 		WaitTimeout: cfg.PoolTimeout,
 	})
 	if err != nil {
+		n.cancel()
 		return nil, err
 	}
-	n := &node{addr: addr, cfg: cfg, pool: p, log: log, stats: stats}
-	n.slots = make([]pipeSlot, cfg.pipesPerNode())
+	n.pool = p
+	n.shared = cfg.pipesPerNode()
+	n.big = make(chan struct{}, maxBigInFlight)
+	bulk := 0
+	if cfg.PoolSize > n.shared {
+		bulk = 1 // a pipe of its own for big batches, dialed at the first
+	}
+	n.slots = make([]pipeSlot, n.shared+bulk)
 	return n, nil
 }
 
-// close ends every pipe (after the calls in flight) and the pool.
+// dial connects to the node for its pool, unless the last dial failed and
+// its backoff has not passed (then it fails at once with that failure). A
+// dial in progress ends when the node closes.
+func (n *node) dial(ctx context.Context) (*conn, error) {
+	if err := n.backoff.admit(time.Now()); err != nil {
+		n.stats.dialsRefused.Add(1)
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(n.closing, cancel)
+	defer stop()
+	c, err := dial(ctx, n.cfg, n.network, n.addr)
+	if err != nil && ctx.Err() != nil {
+		n.backoff.abandon() // the caller or Close gave up: says nothing of the server
+		return nil, err
+	}
+	if d := n.backoff.done(err, time.Now()); err != nil {
+		n.log.Warn("redisstore: dial failed", "addr", n.addr, "retry in", d, "err", err)
+	}
+	return c, err
+}
+
+// close ends every pipe (after the calls in flight, within ReadTimeout) and
+// the pool; a dial in progress is abandoned.
 func (n *node) close() error {
 	n.closed.Store(true) // before the slots: pipe checks it under each slot's mu
+	n.cancel()
 	for i := range n.slots {
 		s := &n.slots[i]
 		s.mu.Lock()
@@ -100,12 +133,19 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	}
 	refused, retried := 0, false
 	for {
-		p, err := n.pipe(ctx)
+		big := len(b.buf) > bigBatch
+		p, err := n.pipe(ctx, big)
 		if err != nil {
 			return err
 		}
+		var token chan struct{}
+		if big {
+			if token, err = n.bigToken(ctx); err != nil {
+				return err
+			}
+		}
 		reused := p.served.Load() > 0
-		written, err := p.roundTrip(ctx, b, asking)
+		written, err := p.roundTrip(ctx, b, asking, token)
 		if err == nil {
 			return b.firstErr()
 		}
@@ -128,11 +168,36 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	}
 }
 
+// maxBigInFlight bounds the batches over bigBatch bytes in flight to one
+// server. Without it every caller of a big value would queue its bytes at
+// once, and the burst of callers each reply wakes would delay everyone's
+// deadline; beyond it, callers wait for a turn within their context.
+const maxBigInFlight = 4
+
+// bigToken takes a turn to send a big batch; the call that sends it gives
+// it back when its replies are read or it fails.
+func (n *node) bigToken(ctx context.Context) (chan struct{}, error) {
+	select {
+	case n.big <- struct{}{}:
+		return n.big, nil
+	default:
+	}
+	select {
+	case n.big <- struct{}{}:
+		return n.big, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.closing.Done():
+		return nil, ErrClosed
+	}
+}
+
 // roundTrip sends b on p and waits for its replies or the end of ctx,
 // reporting whether b was handed to the connection. The error is the
-// pipe's; the commands' own are in b.Replies.
-func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool) (written bool, err error) {
-	cl, err := p.send(b, asking)
+// pipe's; the commands' own are in b.Replies. A non-nil token is a turn of
+// bigToken, which the call gives back.
+func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool, token chan struct{}) (written bool, err error) {
+	cl, err := p.send(b, asking, token)
 	if err != nil {
 		return false, err
 	}
@@ -159,9 +224,16 @@ func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool) (written bo
 }
 
 // pipe returns a live pipe, dialing one when the chosen slot has none.
-// Concurrent callers of a slot share one dial.
-func (n *node) pipe(ctx context.Context) (*pipe, error) {
-	s := &n.slots[int(n.next.Add(1))%len(n.slots)]
+// Concurrent callers of a slot share one dial. A big batch goes to the
+// bulk pipe when there is one, so that small batches never queue behind
+// big values on their connection (Redis still runs one command at a time).
+func (n *node) pipe(ctx context.Context, big bool) (*pipe, error) {
+	var s *pipeSlot
+	if big && len(n.slots) > n.shared {
+		s = &n.slots[n.shared]
+	} else {
+		s = &n.slots[int(n.next.Add(1))%n.shared]
+	}
 	if p := s.cur.Load(); p != nil && !p.dead.Load() {
 		return p, nil
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,19 @@ import (
 // commands without any caller waiting for another's reply, and the server
 // reads many commands per system call.
 //
+// No caller waits for another's bytes: a caller writes inline only its own
+// small batch, once, when no write is under way. What others append
+// meanwhile, and any batch over bigBatch bytes (copied outside the lock into
+// a segment of its own, so the lock is never held for a big copy), is
+// written by the pipe's writer goroutine, started at the first such write
+// and ended with the pipe; the caller meanwhile waits for its reply or the
+// end of its context.
+//
+// An idle pipe sends PING every HealthCheckInterval, so a connection that
+// died without a word (a silent partition, a server host gone) is found and
+// closed within HealthCheckInterval + ReadTimeout, before a caller waits on
+// it.
+//
 // A caller whose context ends stops waiting at once; its reply is still read
 // and dropped, so the stream never goes out of sync and nobody else is
 // delayed. A reply that does not arrive within ReadTimeout, a write that does
@@ -30,6 +44,7 @@ type pipe struct {
 	writeTimeout time.Duration
 	idleTimeout  time.Duration    // zero: never retire an idle pipe
 	maxLifetime  time.Duration    // zero: never retire an old pipe
+	healthEvery  time.Duration    // PING after this long idle; zero: never
 	onPush       func(resp.Value) // Config.OnPush, or a no-op
 
 	dead   atomic.Bool   // set when the pipe takes no more calls
@@ -37,15 +52,20 @@ type pipe struct {
 	done   chan struct{} // closed when the reader goroutine has exited
 
 	mu      sync.Mutex // protects following fields
-	wbuf    []byte     // commands appended but not yet written
-	spare   []byte     // the other write buffer, swapped with wbuf on each write
+	pending [][]byte   // segments appended but not yet written, in order
+	open    bool       // pending's last segment is a small buffer batches append to
+	segs    [][]byte   // the other segment list, swapped with pending on each write
+	free    [][]byte   // small buffers written, for reuse
 	queue   []*call    // calls whose replies are awaited, oldest at queue[head]
 	head    int
-	writing bool      // a caller is writing; others only append to wbuf
-	armed   time.Time // the connection's read deadline
-	sent    time.Time // when the last call was sent, for IdleTimeout
-	err     error     // why the pipe takes no more calls; nil while it does
-	closing bool      // Close: end once the calls in flight are answered
+	writing bool          // a write is under way or handed to the writer; others only append
+	kick    chan struct{} // wakes the writer goroutine; nil until it starts
+	wdone   chan struct{} // closed when the writer goroutine has exited
+	vec     net.Buffers   // the writer's scratch for writev
+	armed   time.Time     // the connection's read deadline
+	sent    time.Time     // when the last call was sent, for IdleTimeout
+	err     error         // why the pipe takes no more calls; nil while it does
+	closing bool          // Close: end once the calls in flight are answered
 }
 
 // call is one batch in flight. Calls are recycled through callPool; a call
@@ -58,6 +78,7 @@ type call struct {
 	replies [MaxCmds]Reply     // read by the pipe; Bulk buffers are reused
 	err     error              // the pipe's failure, if any
 	due     time.Time          // when the reply is overdue: sent + ReadTimeout
+	token   chan struct{}      // a turn of node.bigToken, given back by finish
 	done    chan struct{}      // receives once the outcome is set, for a waiting caller
 	state   atomic.Int32       // callPending, callDone or callAbandoned
 }
@@ -74,11 +95,20 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 // when the caller already gave up.
 func (cl *call) finish(err error) {
 	cl.err = err
+	cl.giveBack()
 	if cl.state.CompareAndSwap(callPending, callDone) {
 		cl.done <- struct{}{}
 		return
 	}
 	cl.recycle()
+}
+
+// giveBack returns the call's turn to send a big batch, if it holds one.
+func (cl *call) giveBack() {
+	if cl.token != nil {
+		<-cl.token
+		cl.token = nil
+	}
 }
 
 // recycle resets the call, keeping its reply buffers, and pools it.
@@ -121,9 +151,8 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 		writeTimeout: cfg.WriteTimeout,
 		idleTimeout:  cfg.IdleTimeout,
 		maxLifetime:  cfg.MaxLifetime,
+		healthEvery:  max(cfg.HealthCheckInterval, 0),
 		done:         make(chan struct{}),
-		wbuf:         make([]byte, 0, 4096),
-		spare:        make([]byte, 0, 4096),
 		queue:        make([]*call, 0, 64),
 	}
 	p.onPush = cfg.OnPush
@@ -132,39 +161,69 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 	}
 	p.c.rd.SetPushHandler(p.onPush) // pushes that come between replies
 	p.sent = time.Now()
-	p.armLocked(p.sent.Add(p.readTimeout))
+	p.armLocked(p.nextIdleCheck(p.sent))
 	go p.readLoop()
 	return p
 }
 
+// Write buffers.
+const (
+	// bigBatch is the size from which a batch is a segment of its own
+	// (its buffer, or a copy made outside the pipe's lock), written by the
+	// writer goroutine rather than by its caller. Batch.release never
+	// pools a buffer this big, so the pipe may write it after its caller
+	// returned.
+	bigBatch = maxPooledBatch
+	// maxKeptBuffer is the largest small write buffer kept for reuse.
+	maxKeptBuffer = 1 << 20
+	// maxFreeBuffers bounds the small write buffers kept for reuse.
+	maxFreeBuffers = 4
+)
+
 // send queues the commands of b and makes sure they get written. The
 // returned call's done channel receives when the replies have been read.
-func (p *pipe) send(b *Batch, asking bool) (*call, error) {
+// The call gives token back (see node.bigToken), also when send fails.
+func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
 	cl := callPool.Get().(*call)
-	cl.asking = asking
+	cl.asking, cl.token = asking, token
+	size := 0
 	for i := range b.n {
 		if b.done&(1<<i) == 0 {
 			cl.kinds[cl.n], cl.idx[cl.n] = b.cmds[i].kind, uint8(i)
 			cl.n++
+			size += b.cmds[i].end - b.cmds[i].start
 		}
+	}
+	var seg []byte
+	switch {
+	case size <= bigBatch:
+	case !asking && b.done == 0:
+		seg = b.buf // shared, not copied: a buffer this big is never reused (Batch.release)
+	default:
+		if asking {
+			size += cl.n * len(askingCmd)
+		}
+		seg = appendBatch(make([]byte, 0, size), b, cl, asking)
 	}
 
 	p.mu.Lock()
 	if p.err != nil {
 		err := p.err
 		p.mu.Unlock()
+		cl.giveBack()
 		cl.recycle()
 		return nil, err
 	}
-	if asking || b.done != 0 {
-		for _, i := range cl.idx[:cl.n] {
-			if asking {
-				p.wbuf = append(p.wbuf, askingCmd...)
-			}
-			p.wbuf = append(p.wbuf, b.buf[b.cmds[i].start:b.cmds[i].end]...)
-		}
+	if seg != nil {
+		p.pending = append(p.pending, seg)
+		p.open = false
 	} else {
-		p.wbuf = append(p.wbuf, b.buf...)
+		if !p.open {
+			p.pending = append(p.pending, p.smallBufferLocked())
+			p.open = true
+		}
+		last := len(p.pending) - 1
+		p.pending[last] = appendBatch(p.pending[last], b, cl, asking)
 	}
 	p.sent = time.Now()
 	cl.due = p.sent.Add(p.readTimeout)
@@ -172,41 +231,128 @@ func (p *pipe) send(b *Batch, asking bool) (*call, error) {
 		p.armLocked(cl.due)
 	}
 	p.queue = append(p.queue, cl)
-	if p.writing {
+	switch {
+	case p.writing:
 		p.mu.Unlock()
-		return cl, nil
+	case seg != nil:
+		p.writing = true
+		p.kickLocked()
+		p.mu.Unlock()
+	default:
+		p.writing = true
+		p.writeOnceLocked()
 	}
-	p.writing = true
-	p.flushLocked()
 	return cl, nil
+}
+
+// appendBatch appends the commands of b that cl sends, each after ASKING
+// when asking.
+func appendBatch(dst []byte, b *Batch, cl *call, asking bool) []byte {
+	if !asking && b.done == 0 {
+		return append(dst, b.buf...)
+	}
+	for _, i := range cl.idx[:cl.n] {
+		if asking {
+			dst = append(dst, askingCmd...)
+		}
+		dst = append(dst, b.buf[b.cmds[i].start:b.cmds[i].end]...)
+	}
+	return dst
 }
 
 // askingCmd is ASKING in RESP.
 const askingCmd = "*1\r\n$6\r\nASKING\r\n"
 
-// flushLocked writes wbuf, again and again while callers keep appending to
-// it. It is called with p.mu held and p.writing set, and returns with p.mu
-// released and p.writing cleared.
-func (p *pipe) flushLocked() {
-	// A closing pipe still writes what its calls in flight appended.
-	for len(p.wbuf) > 0 && (p.err == nil || p.err == errPipeClosing) {
-		buf := p.wbuf
-		p.wbuf = p.spare
-		p.mu.Unlock()
-		p.c.nc.SetWriteDeadline(time.Now().Add(p.writeTimeout))
-		_, err := p.c.nc.Write(buf)
-		p.mu.Lock()
-		if cap(buf) > 1<<20 {
-			buf = make([]byte, 0, 4096) // do not pin a huge value
-		}
-		p.spare = buf[:0]
-		if err != nil {
-			p.failLocked(err)
-		}
+// smallBufferLocked returns an empty buffer for small batches.
+func (p *pipe) smallBufferLocked() []byte {
+	if n := len(p.free); n > 0 {
+		buf := p.free[n-1]
+		p.free = p.free[:n-1]
+		return buf
 	}
-	p.wbuf = p.wbuf[:0]
-	p.writing = false
+	return make([]byte, 0, 4096)
+}
+
+// writeOnceLocked writes what is pending, the caller's own small batch, and
+// hands what others appended meanwhile to the writer goroutine. It is
+// called with p.mu held and p.writing set, and releases p.mu.
+func (p *pipe) writeOnceLocked() {
+	p.writeLocked()
+	if len(p.pending) > 0 {
+		p.kickLocked() // p.writing stays set: the writer clears it
+	} else {
+		p.writing = false
+	}
 	p.mu.Unlock()
+}
+
+// writeLocked writes the pending segments, releasing p.mu during the write.
+// A closing pipe still writes what its calls in flight appended; a failed
+// one drops it.
+func (p *pipe) writeLocked() {
+	if p.err != nil && p.err != errPipeClosing {
+		p.recycleLocked(p.pending)
+		p.pending, p.open = p.pending[:0], false
+		return
+	}
+	segs := p.pending
+	p.pending, p.segs, p.open = p.segs[:0], nil, false
+	p.mu.Unlock()
+	p.c.nc.SetWriteDeadline(time.Now().Add(p.writeTimeout))
+	var err error
+	if len(segs) == 1 {
+		_, err = p.c.nc.Write(segs[0])
+	} else {
+		p.vec = append(p.vec[:0], segs...)
+		_, err = p.vec.WriteTo(p.c.nc) // writev
+		clear(p.vec[:cap(p.vec)])
+	}
+	p.mu.Lock()
+	p.recycleLocked(segs)
+	p.segs = segs[:0]
+	if err != nil {
+		p.failLocked(err)
+	}
+}
+
+// recycleLocked keeps the small buffers among segs for reuse.
+func (p *pipe) recycleLocked(segs [][]byte) {
+	for i, seg := range segs {
+		if cap(seg) <= maxKeptBuffer && len(p.free) < maxFreeBuffers {
+			p.free = append(p.free, seg[:0])
+		}
+		segs[i] = nil
+	}
+}
+
+// kickLocked wakes the writer goroutine, starting it on first use.
+func (p *pipe) kickLocked() {
+	if p.kick == nil {
+		p.kick, p.wdone = make(chan struct{}, 1), make(chan struct{})
+		go p.writeLoop()
+	}
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes what callers handed over until the pipe's reader exits.
+func (p *pipe) writeLoop() {
+	defer close(p.wdone)
+	for {
+		select {
+		case <-p.kick:
+		case <-p.done:
+			return
+		}
+		p.mu.Lock()
+		for len(p.pending) > 0 {
+			p.writeLocked()
+		}
+		p.writing = false
+		p.mu.Unlock()
+	}
 }
 
 // failLocked stops the pipe taking calls and closes its connection, which
@@ -247,6 +393,11 @@ func (p *pipe) readLoop() {
 					p.endLocked(errPipeRetired)
 					return
 				}
+				if p.healthEvery > 0 && now.Sub(p.sent) >= p.healthEvery && p.err == nil {
+					p.mu.Unlock()
+					p.ping() // its reply, or its absence, is read like any other
+					continue
+				}
 				p.armLocked(p.nextIdleCheck(now))
 				p.mu.Unlock()
 				continue
@@ -272,10 +423,9 @@ func (p *pipe) readLoop() {
 			return
 		}
 		cl := p.queue[p.head]
-		if p.armed.Before(cl.due) && time.Until(p.armed) < p.readTimeout/2 {
+		if p.armed.Before(cl.due) {
 			// A deadline left from an earlier call must not strike in the
-			// middle of this reply; far-off ones are left alone, so a busy
-			// pipe rarely pays for the system call.
+			// middle of this reply: a reply cut there cannot be resumed.
 			p.armLocked(cl.due)
 		}
 		p.mu.Unlock()
@@ -320,12 +470,33 @@ func (p *pipe) armLocked(t time.Time) {
 	p.c.nc.SetReadDeadline(t)
 }
 
-// nextIdleCheck is when an idle pipe next looks whether IdleTimeout passed.
+// nextIdleCheck is when an idle pipe next looks whether IdleTimeout passed
+// or a health check is due.
 func (p *pipe) nextIdleCheck(now time.Time) time.Time {
+	next := now.Add(time.Hour)
 	if p.idleTimeout > 0 {
-		return p.sent.Add(p.idleTimeout)
+		next = p.sent.Add(p.idleTimeout)
 	}
-	return now.Add(time.Hour)
+	if p.healthEvery > 0 {
+		if t := p.sent.Add(p.healthEvery); t.Before(next) {
+			next = t
+		}
+	}
+	return next
+}
+
+// ping sends PING on an idle pipe and forgets the call: its reply is read
+// and dropped, and when none comes within ReadTimeout the pipe fails like
+// for any overdue reply.
+func (p *pipe) ping() {
+	var b Batch
+	b.Add(ReplyAny, "PING")
+	cl, err := p.send(&b, false, nil)
+	b.release()
+	if err == nil {
+		cl.state.CompareAndSwap(callPending, callAbandoned) // only this goroutine finishes it
+	}
+	p.node.stats.healthChecks.Add(1)
 }
 
 // endLocked fails the pipe with err (or the cause it already failed with),
@@ -346,7 +517,7 @@ func (p *pipe) endLocked(err error) {
 }
 
 // close stops the pipe taking calls and ends it once the calls in flight are
-// answered (within ReadTimeout), then waits for its reader to exit.
+// answered (within ReadTimeout), then waits for its goroutines to exit.
 func (p *pipe) close() {
 	p.mu.Lock()
 	p.dead.Store(true)
@@ -360,4 +531,10 @@ func (p *pipe) close() {
 		p.mu.Unlock()
 	}
 	<-p.done
+	p.mu.Lock()
+	wdone := p.wdone
+	p.mu.Unlock()
+	if wdone != nil {
+		<-wdone
+	}
 }

@@ -90,7 +90,8 @@ func (s *sentinel) moved(int, *node) {}
 // recover rediscovers the master after a failure on n, unless another
 // caller already replaced n, a rediscovery is under way, or the last one
 // ended less than refreshInterval ago. Busy and loading masters are waited
-// out, not rediscovered.
+// out, not rediscovered. The rediscovery ends with ctx (Client.retry bounds
+// it) or when the client closes.
 func (s *sentinel) recover(ctx context.Context, n *node, err error) bool {
 	if se, ok := errors.AsType[resp.Error](err); ok && se.Kind != "READONLY" && se.Kind != "MASTERDOWN" {
 		return true // LOADING, BUSY, too many clients: the same master, later
@@ -108,6 +109,9 @@ func (s *sentinel) recover(ctx context.Context, n *node, err error) bool {
 	if s.master.Load() != n || time.Since(s.last) < refreshInterval {
 		return true
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.stopped, cancel)()
 	s.switchLocked(ctx)
 	return true
 }
@@ -143,23 +147,45 @@ func (s *sentinel) switchLocked(ctx context.Context) {
 	}()
 }
 
-// discover asks the sentinels in turn for the master's address and moves
-// the first that answers to the front.
+// discover asks every sentinel at once for the master's address, takes the
+// first answer and moves the sentinel that gave it to the front; a silent
+// sentinel delays nothing while another answers. It returns when every
+// question ended, so no goroutine outlives it.
 func (s *sentinel) discover(ctx context.Context) (string, error) {
-	var errs []error
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		i    int
+		addr string
+		err  error
+	}
+	answers := make(chan answer, len(s.addrs))
 	for i, sa := range s.addrs {
-		addr, err := s.askSentinel(ctx, sa)
-		if err == nil {
-			copy(s.addrs[1:i+1], s.addrs[:i])
-			s.addrs[0] = sa
-			return addr, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
+		go func() {
+			addr, err := s.askSentinel(ctx, sa)
+			answers <- answer{i, addr, err}
+		}()
+	}
+	var errs []error
+	won := -1
+	var addr string
+	for range s.addrs {
+		a := <-answers
+		switch {
+		case a.err == nil && won < 0:
+			won, addr = a.i, a.addr
+			cancel() // the others' answers are not needed
+		case a.err != nil && won < 0:
+			errs = append(errs, a.err)
 		}
 	}
-	return "", fmt.Errorf("redisstore: no sentinel names master %q: %w", s.cfg.MasterName, errors.Join(errs...))
+	if won < 0 {
+		return "", fmt.Errorf("redisstore: no sentinel names master %q: %w", s.cfg.MasterName, errors.Join(errs...))
+	}
+	sa := s.addrs[won]
+	copy(s.addrs[1:won+1], s.addrs[:won])
+	s.addrs[0] = sa
+	return addr, nil
 }
 
 // askSentinel asks the sentinel at sa for the master's address.
@@ -320,13 +346,14 @@ func (s *sentinel) onEvent(ctx context.Context, v resp.Value) {
 
 func (s *sentinel) nodes() []*node { return []*node{s.master.Load()} }
 
-// close stops the watcher and closes the master's node.
+// close stops the watcher and closes the master's node. It first ends
+// the I/O of a rediscovery under way, so that it waits for no dial.
 func (s *sentinel) close() error {
+	s.cancel()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	close(s.stop)
-	s.cancel()
 	err := s.master.Load().close()
 	s.wg.Wait()
 	return err

@@ -16,6 +16,13 @@ type Stats struct {
 	// Retries counts commands sent again on a new connection after a pooled
 	// connection turned out dead.
 	Retries uint64
+	// HealthChecks counts the PINGs sent on connections idle for
+	// HealthCheckInterval.
+	HealthChecks uint64
+	// DialsRefused counts the connections not even tried because the
+	// server's last dial or handshake failed and its backoff had not passed:
+	// those calls failed at once with that failure.
+	DialsRefused uint64
 	// Errors counts the failed commands by kind: a Redis error kind ("OOM",
 	// "READONLY", "NOAUTH", ...), "timeout", "canceled", "pool timeout",
 	// "protocol", "network" or "closed".
@@ -24,8 +31,10 @@ type Stats struct {
 
 // counters are a client's live statistics.
 type counters struct {
-	commands atomic.Uint64
-	retries  atomic.Uint64
+	commands     atomic.Uint64
+	retries      atomic.Uint64
+	healthChecks atomic.Uint64
+	dialsRefused atomic.Uint64
 
 	mu     sync.Mutex        // protects errors
 	errors map[string]uint64 // by ErrorKind; only touched on failures
@@ -44,10 +53,12 @@ func (c *counters) countError(err error) {
 // Stats returns a snapshot of the client's counters.
 func (c *Client) Stats() Stats {
 	st := Stats{
-		Pool:     poolStats(c.topo.nodes()),
-		Commands: c.stats.commands.Load(),
-		Retries:  c.stats.retries.Load(),
-		Errors:   make(map[string]uint64),
+		Pool:         poolStats(c.topo.nodes()),
+		Commands:     c.stats.commands.Load(),
+		Retries:      c.stats.retries.Load(),
+		HealthChecks: c.stats.healthChecks.Load(),
+		DialsRefused: c.stats.dialsRefused.Load(),
+		Errors:       make(map[string]uint64),
 	}
 	c.stats.mu.Lock()
 	for k, v := range c.stats.errors {
