@@ -437,10 +437,29 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 		}()
 	}
 	var mu sync.Mutex
-	var took []time.Duration
+	var took, control []time.Duration
 	var smallOK atomic.Int64
 	var swg sync.WaitGroup
 	end := time.Now().Add(span)
+	for range smallCallers {
+		// The control: as many goroutines that only wait for a 100 ms
+		// deadline, to tell the scheduler's delays on a loaded machine
+		// from a call's.
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			for time.Now().Before(end) {
+				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+				start := time.Now()
+				<-ctx.Done()
+				d := time.Since(start)
+				cancel()
+				mu.Lock()
+				control = append(control, d)
+				mu.Unlock()
+			}
+		}()
+	}
 	for range smallCallers {
 		swg.Add(1)
 		go func() {
@@ -465,23 +484,27 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	slices.Sort(took)
+	slices.Sort(control)
 	p := func(q float64) time.Duration { return took[int(q*float64(len(took)-1))] }
+	controlP99 := control[int(0.99*float64(len(control)-1))]
 	late := 0
 	for _, d := range took {
 		if d > 100*time.Millisecond {
 			late++
 		}
 	}
-	t.Logf("figure: %d callers saving 1 MiB (%d saved), %d small calls with a 100 ms deadline (%d ok): returned p50 %v, p99 %v, max %v; %d past 100 ms",
-		bigCallers, bigOK.Load(), len(took), smallOK.Load(), p(0.5), p(0.99), took[len(took)-1], late)
-	// The target holds without the race detector (scripts/test.sh runs
-	// this test again without it); under it, copying 1 MiB values is slow
-	// enough to starve the scheduler, and the bound only catches callers
-	// that wait for the big values (before the fix: p99 1-2.4 s).
-	limit := 120 * time.Millisecond
+	t.Logf("figure: %d callers saving 1 MiB (%d saved), %d small calls with a 100 ms deadline (%d ok): returned p50 %v, p99 %v, max %v; %d past 100 ms; goroutines only waiting 100 ms: p99 %v",
+		bigCallers, bigOK.Load(), len(took), smallOK.Load(), p(0.5), p(0.99), took[len(took)-1], late, controlP99)
+	// The target is 120 ms; a machine so loaded that goroutines which only
+	// wait for their deadline return later than that moves the bound by as
+	// much (scripts/test.sh runs this test again without the race detector,
+	// whose slow copies of 1 MiB values load the machine). Before the fix
+	// small calls waited for the big values: p99 1-2.4 s.
+	margin := 20 * time.Millisecond
 	if raceEnabled {
-		limit = 500 * time.Millisecond
+		margin = 50 * time.Millisecond
 	}
+	limit := max(120*time.Millisecond, controlP99+margin)
 	if p99 := p(0.99); p99 > limit {
 		t.Errorf("p99 of the small calls %v, want <= %v", p99, limit)
 	}

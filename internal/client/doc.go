@@ -42,7 +42,7 @@
 // the first such hand-over), so batches that arrive together leave in one
 // system call and no caller writes another's bytes. A batch over bigBatch
 // (64 KiB) is not copied into the shared buffer: its own buffer becomes a
-// segment of the next write (writev), written by the writer goroutine. One
+// segment of the next write, written by the writer goroutine. One
 // goroutine per pipe reads the replies in order and hands each batch its
 // replies. A caller whose context ends returns at once; its replies are
 // still read and dropped, so the stream never goes out of sync. Before each

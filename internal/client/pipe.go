@@ -1,7 +1,6 @@
 package client
 
 import (
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +60,6 @@ type pipe struct {
 	writing bool          // a write is under way or handed to the writer; others only append
 	kick    chan struct{} // wakes the writer goroutine; nil until it starts
 	wdone   chan struct{} // closed when the writer goroutine has exited
-	vec     net.Buffers   // the writer's scratch for writev
 	armed   time.Time     // the connection's read deadline
 	sent    time.Time     // when the last call was sent, for IdleTimeout
 	err     error         // why the pipe takes no more calls; nil while it does
@@ -300,12 +298,10 @@ func (p *pipe) writeLocked() {
 	p.mu.Unlock()
 	p.c.nc.SetWriteDeadline(time.Now().Add(p.writeTimeout))
 	var err error
-	if len(segs) == 1 {
-		_, err = p.c.nc.Write(segs[0])
-	} else {
-		p.vec = append(p.vec[:0], segs...)
-		_, err = p.vec.WriteTo(p.c.nc) // writev
-		clear(p.vec[:cap(p.vec)])
+	for _, seg := range segs { // a segment is a big batch or many small ones: not worth a writev
+		if _, err = p.c.nc.Write(seg); err != nil {
+			break
+		}
 	}
 	p.mu.Lock()
 	p.recycleLocked(segs)
