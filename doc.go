@@ -20,14 +20,19 @@
 //
 // Commands are pipelined: the callers of a Store share a few connections per
 // server (one per CPU, within Options.PoolSize). Each caller appends its
-// command to the connection's write buffer, and whoever finds no write under
-// way writes the whole buffer, so commands that arrive together leave in one
-// system call; one goroutine per connection reads the replies in order and
-// hands each to its caller. A caller whose context ends returns at once; its
-// reply is still read and dropped, so a slow or cancelled caller never
-// stalls others or puts the stream out of sync. A reply overdue by
+// command to the connection's write buffer; the one that finds no write
+// under way writes it, and what others append meanwhile leaves together in
+// the next write (a value over 64 KiB is written from its own buffer, on a
+// connection of its own); one goroutine per connection reads the replies in
+// order and hands each to its caller. A caller whose context ends returns at
+// once; its reply is still read and dropped, so a slow or cancelled caller
+// never stalls others or puts the stream out of sync. A reply overdue by
 // ReadTimeout, or any protocol error, closes the connection and fails the
-// commands in flight on it.
+// commands in flight on it. A call whose context has no deadline ends
+// within DialTimeout + ReadTimeout whatever the fault; an idle connection
+// is PINGed after HealthCheckInterval, so one that died silently is closed
+// before a caller waits on it; a server whose dials fail is redialed at a
+// paced rate while calls to it fail at once.
 //
 // Build tags for constrained builds: redisstore_nosentinel and
 // redisstore_nocluster leave out Sentinel or Cluster routing (New then

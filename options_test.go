@@ -26,6 +26,28 @@ func TestNewConfigAppliesUpstreamDefaults(t *testing.T) {
 	if cc.PoolSize <= 0 || cc.MaxIdle != cc.PoolSize || cc.PoolTimeout != 4*time.Second || cc.Network != "tcp" || cc.IdleTimeout != 30*time.Minute {
 		t.Errorf("pool = %d %d %v %s %v", cc.PoolSize, cc.MaxIdle, cc.PoolTimeout, cc.Network, cc.IdleTimeout)
 	}
+	if cc.HealthCheckInterval != 15*time.Second || cc.CallBound() != 8*time.Second {
+		t.Errorf("HealthCheckInterval %v, CallBound %v; want 15s and 8s (the documented figures)", cc.HealthCheckInterval, cc.CallBound())
+	}
+}
+
+func TestHealthCheckIntervalReachesTheClient(t *testing.T) {
+	for _, tc := range []struct {
+		opts Options
+		want time.Duration
+	}{
+		{Options{HealthCheckInterval: time.Second}, time.Second},
+		{Options{HealthCheckInterval: -1}, -1}, // never: the pipes treat a negative interval as off
+		{Options{URL: "redis://h:1?health_check_interval=250ms"}, 250 * time.Millisecond},
+	} {
+		c, err := newConfig(tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.client.HealthCheckInterval; got != tc.want {
+			t.Errorf("%v: HealthCheckInterval %v, want %v", tc.opts, got, tc.want)
+		}
+	}
 }
 
 func TestNewConfigRejectsNonsense(t *testing.T) {

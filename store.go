@@ -177,7 +177,8 @@ func (s *Store[S]) SetTTL(d time.Duration) {
 }
 
 // Close closes every connection. Calls after Close return ErrClosed; calls
-// in flight finish. Close is idempotent.
+// in flight finish, within ReadTimeout; a dial under way is abandoned.
+// Close is idempotent and leaves no goroutine behind.
 func (s *Store[S]) Close() error { return s.c.Close() }
 
 // Stats returns a snapshot of the store's counters.

@@ -58,7 +58,8 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // Close closes every connection. Calls after Close return ErrClosed; calls
-// in flight finish. Close is idempotent.
+// in flight finish, within ReadTimeout; dials and Sentinel rediscoveries
+// under way are abandoned. Close is idempotent and leaves no goroutine.
 func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
