@@ -38,6 +38,17 @@ func New(ctx context.Context, addr string) (*Store, error) {
 	return &Store{client: c, prefix: "sessionx:", ttl: 24 * time.Hour}, nil
 }
 
+// NewWithClient returns a store with sessionx's defaults on a client the
+// caller configured (redis.NewClient or redis.NewFailoverClient with options
+// of its own). It pings like New; when the ping fails it closes c.
+func NewWithClient(ctx context.Context, c *redis.Client) (*Store, error) {
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("goredisstore: ping: %w", err)
+	}
+	return &Store{client: c, prefix: "sessionx:", ttl: 24 * time.Hour}, nil
+}
+
 // Load returns the session stored under id, or ErrNotFound.
 func (s *Store) Load(ctx context.Context, id string) (*session.Session, error) {
 	data, err := s.client.Get(ctx, s.prefix+id).Bytes()

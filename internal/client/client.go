@@ -93,14 +93,14 @@ func (c *Client) Do(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("redisstore: %s would change the state of a connection other callers share", b.refused)
 	}
 	c.stats.commands.Add(uint64(b.n))
-	start := time.Now()
+	b.start = time.Now()
 	n, err := c.topo.nodeFor(b.prefix, b.id)
 	if err == nil {
 		if err = n.do(ctx, b); err == nil {
 			return nil
 		}
 	}
-	return c.retry(ctx, b, n, err, start)
+	return c.retry(ctx, b, n, err, b.start)
 }
 
 // CallBound is how long a call whose context has no deadline may take in

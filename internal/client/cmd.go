@@ -131,10 +131,11 @@ type Batch struct {
 	n       int
 	done    uint8 // bit i: command i got its final reply; not sent again
 	keyed   bool
-	prefix  string // the routing key, prefix+id; its slot is computed
-	id      string // only on a Cluster
-	scripts bool   // a command is a script's EVALSHA
-	refused string // a command that would change the shared connection's state
+	prefix  string    // the routing key, prefix+id; its slot is computed
+	id      string    // only on a Cluster
+	scripts bool      // a command is a script's EVALSHA
+	refused string    // a command that would change the shared connection's state
+	start   time.Time // when Do began; CallBound counts from it
 	_       noCopy
 }
 

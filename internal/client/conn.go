@@ -169,6 +169,9 @@ func (c *conn) hello(cfg *Config) error {
 // outside the hot path. A server error reply is returned as the error.
 func (c *conn) call(ctx context.Context, args ...string) (resp.Value, error) {
 	c.setDeadlines(ctx)
+	// The context's end, not only its deadline, stops the call: a sentinel
+	// asked in vain once another answered, or Close, must not wait.
+	defer context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })()
 	c.wbuf = resp.AppendCommand(c.wbuf[:0], args...)
 	err := c.write()
 	var v resp.Value

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,23 +74,21 @@ func newNode(cfg *Config, network, addr string, stats *counters) (*node, error) 
 }
 
 // dial connects to the node for its pool, unless the last dial failed and
-// its backoff has not passed (then it fails at once with that failure). A
-// dial in progress ends when the node closes.
+// its pause has not passed (then it fails at once with that failure). ctx
+// is the node's closing (node.dialPipe) or the pool's (MinIdle refills):
+// it ends only when they close.
 func (n *node) dial(ctx context.Context) (*conn, error) {
-	if err := n.backoff.admit(time.Now()); err != nil {
+	turn, err := n.backoff.admit(time.Now())
+	if err != nil {
 		n.stats.dialsRefused.Add(1)
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(n.closing, cancel)
-	defer stop()
 	c, err := dial(ctx, n.cfg, n.network, n.addr)
 	if err != nil && ctx.Err() != nil {
-		n.backoff.abandon() // the caller or Close gave up: says nothing of the server
+		n.backoff.abandon(turn) // Close: says nothing of the server
 		return nil, err
 	}
-	if d := n.backoff.done(err, time.Now()); err != nil {
+	if d := n.backoff.done(turn, err, time.Now()); err != nil {
 		n.log.Warn("redisstore: dial failed", "addr", n.addr, "retry in", d, "err", err)
 	}
 	return c, err
@@ -140,7 +139,7 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 		}
 		var token chan struct{}
 		if big {
-			if token, err = n.bigToken(ctx); err != nil {
+			if token, err = n.bigToken(ctx, b.start); err != nil {
 				return err
 			}
 		}
@@ -174,19 +173,30 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 // deadline; beyond it, callers wait for a turn within their context.
 const maxBigInFlight = 4
 
-// bigToken takes a turn to send a big batch; the call that sends it gives
-// it back when its replies are read or it fails.
-func (n *node) bigToken(ctx context.Context) (chan struct{}, error) {
+// bigToken takes a turn to send a big batch, waiting until ctx ends or,
+// when it has no deadline, until CallBound after start; the call that
+// sends the batch gives the turn back when its replies are read or it
+// fails.
+func (n *node) bigToken(ctx context.Context, start time.Time) (chan struct{}, error) {
 	select {
 	case n.big <- struct{}{}:
 		return n.big, nil
 	default:
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, start.Add(n.cfg.CallBound()))
+		defer cancel()
+	}
 	select {
 	case n.big <- struct{}{}:
 		return n.big, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		err := ctx.Err()
+		if err == context.DeadlineExceeded {
+			err = fmt.Errorf("%w: no turn to send a value over %d KiB within %v", ErrPoolTimeout, bigBatch>>10, n.cfg.CallBound())
+		}
+		return nil, err
 	case <-n.closing.Done():
 		return nil, ErrClosed
 	}
@@ -224,9 +234,15 @@ func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool, token chan 
 }
 
 // pipe returns a live pipe, dialing one when the chosen slot has none.
-// Concurrent callers of a slot share one dial. A big batch goes to the
-// bulk pipe when there is one, so that small batches never queue behind
-// big values on their connection (Redis still runs one command at a time).
+// A big batch goes to the bulk pipe when there is one, so that small
+// batches never queue behind big values on their connection (Redis still
+// runs one command at a time).
+//
+// The dial runs in a goroutine of its own, bounded by DialTimeout and
+// Close but by no caller: the callers of a slot wait for one dial, each
+// within its own context, and one that gives up leaves the dial to the
+// others, so its outcome (and the backoff that records it) says what the
+// server did, not how patient a caller was.
 func (n *node) pipe(ctx context.Context, big bool) (*pipe, error) {
 	var s *pipeSlot
 	if big && len(n.slots) > n.shared {
@@ -237,51 +253,54 @@ func (n *node) pipe(ctx context.Context, big bool) (*pipe, error) {
 	if p := s.cur.Load(); p != nil && !p.dead.Load() {
 		return p, nil
 	}
-	for {
-		s.mu.Lock()
-		if p := s.cur.Load(); p != nil && !p.dead.Load() {
-			s.mu.Unlock()
-			return p, nil
-		}
-		if wait := s.dialing; wait != nil {
-			s.mu.Unlock()
-			select {
-			case <-wait:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			s.mu.Lock()
-			err := s.err
-			s.mu.Unlock()
-			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				return nil, err // the dial we waited for failed: so would ours
-			}
-			continue
-		}
+	s.mu.Lock()
+	if p := s.cur.Load(); p != nil && !p.dead.Load() {
+		s.mu.Unlock()
+		return p, nil
+	}
+	wait := s.dialing
+	if wait == nil {
 		if n.closed.Load() {
-			// A caller past Store.do's check (in a retry's backoff, say)
+			// A caller past Client.Do's check (in a retry's backoff, say)
 			// must not dial a pipe that would outlive Close.
 			s.mu.Unlock()
 			return nil, ErrClosed
 		}
-		wait := make(chan struct{})
+		wait = make(chan struct{})
 		s.dialing = wait
-		s.mu.Unlock()
-
-		var p *pipe
-		res, err := n.pool.Get(ctx)
-		if err == nil {
-			p = newPipe(n, res, n.cfg)
-		} else if errors.Is(err, pool.ErrClosed) {
-			err = ErrClosed
-		}
-		s.mu.Lock()
-		if p != nil {
-			s.cur.Store(p)
-		}
-		s.dialing, s.err = nil, err
-		s.mu.Unlock()
-		close(wait)
-		return p, err
+		go n.dialPipe(s, wait)
 	}
+	s.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	p, err := s.cur.Load(), s.err
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// dialPipe gets a connection for slot s from the pool, makes it the
+// slot's pipe, and closes wait.
+func (n *node) dialPipe(s *pipeSlot, wait chan struct{}) {
+	var p *pipe
+	res, err := n.pool.Get(n.closing)
+	switch {
+	case err == nil:
+		p = newPipe(n, res, n.cfg)
+	case errors.Is(err, pool.ErrClosed), n.closing.Err() != nil:
+		err = ErrClosed
+	}
+	s.mu.Lock()
+	if p != nil {
+		s.cur.Store(p)
+	}
+	s.dialing, s.err = nil, err
+	s.mu.Unlock()
+	close(wait)
 }

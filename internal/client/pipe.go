@@ -61,7 +61,8 @@ type pipe struct {
 	kick    chan struct{} // wakes the writer goroutine; nil until it starts
 	wdone   chan struct{} // closed when the writer goroutine has exited
 	armed   time.Time     // the connection's read deadline
-	sent    time.Time     // when the last call was sent, for IdleTimeout
+	sent    time.Time     // when the last caller's call was sent, for IdleTimeout
+	active  time.Time     // when the last call, a health PING included, was sent
 	err     error         // why the pipe takes no more calls; nil while it does
 	closing bool          // Close: end once the calls in flight are answered
 }
@@ -159,6 +160,7 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 	}
 	p.c.rd.SetPushHandler(p.onPush) // pushes that come between replies
 	p.sent = time.Now()
+	p.active = p.sent
 	p.armLocked(p.nextIdleCheck(p.sent))
 	go p.readLoop()
 	return p
@@ -223,8 +225,14 @@ func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
 		last := len(p.pending) - 1
 		p.pending[last] = appendBatch(p.pending[last], b, cl, asking)
 	}
-	p.sent = time.Now()
-	cl.due = p.sent.Add(p.readTimeout)
+	now := time.Now()
+	p.active = now
+	if token != pingToken {
+		p.sent = now
+	} else {
+		cl.token = nil
+	}
+	cl.due = now.Add(p.readTimeout)
 	if cl.due.Before(p.armed) {
 		p.armLocked(cl.due)
 	}
@@ -276,6 +284,10 @@ func (p *pipe) smallBufferLocked() []byte {
 // called with p.mu held and p.writing set, and releases p.mu.
 func (p *pipe) writeOnceLocked() {
 	p.writeLocked()
+	if p.err != nil && p.err != errPipeClosing {
+		p.recycleLocked(p.pending) // failed: nothing more is written
+		p.pending, p.open = p.pending[:0], false
+	}
 	if len(p.pending) > 0 {
 		p.kickLocked() // p.writing stays set: the writer clears it
 	} else {
@@ -311,10 +323,12 @@ func (p *pipe) writeLocked() {
 	}
 }
 
-// recycleLocked keeps the small buffers among segs for reuse.
+// recycleLocked keeps the small buffers among segs for reuse. A segment
+// over bigBatch may be a batch's own buffer, which its caller still owns
+// (to send it again after LOADING, say): it is never reused here.
 func (p *pipe) recycleLocked(segs [][]byte) {
 	for i, seg := range segs {
-		if cap(seg) <= maxKeptBuffer && len(p.free) < maxFreeBuffers {
+		if len(seg) <= bigBatch && cap(seg) <= maxKeptBuffer && len(p.free) < maxFreeBuffers {
 			p.free = append(p.free, seg[:0])
 		}
 		segs[i] = nil
@@ -389,7 +403,7 @@ func (p *pipe) readLoop() {
 					p.endLocked(errPipeRetired)
 					return
 				}
-				if p.healthEvery > 0 && now.Sub(p.sent) >= p.healthEvery && p.err == nil {
+				if p.healthEvery > 0 && now.Sub(p.active) >= p.healthEvery && p.err == nil {
 					p.mu.Unlock()
 					p.ping() // its reply, or its absence, is read like any other
 					continue
@@ -474,12 +488,16 @@ func (p *pipe) nextIdleCheck(now time.Time) time.Time {
 		next = p.sent.Add(p.idleTimeout)
 	}
 	if p.healthEvery > 0 {
-		if t := p.sent.Add(p.healthEvery); t.Before(next) {
+		if t := p.active.Add(p.healthEvery); t.Before(next) {
 			next = t
 		}
 	}
 	return next
 }
+
+// pingToken marks the health check's call to send: it holds no turn, and
+// leaves the time IdleTimeout counts from alone.
+var pingToken = make(chan struct{})
 
 // ping sends PING on an idle pipe and forgets the call: its reply is read
 // and dropped, and when none comes within ReadTimeout the pipe fails like
@@ -487,7 +505,7 @@ func (p *pipe) nextIdleCheck(now time.Time) time.Time {
 func (p *pipe) ping() {
 	var b Batch
 	b.Add(ReplyAny, "PING")
-	cl, err := p.send(&b, false, nil)
+	cl, err := p.send(&b, false, pingToken)
 	b.release()
 	if err == nil {
 		cl.state.CompareAndSwap(callPending, callAbandoned) // only this goroutine finishes it
