@@ -206,6 +206,13 @@ func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
 		seg = appendBatch(make([]byte, 0, size), b, cl, asking)
 	}
 
+	ping := token == pingToken
+	if ping {
+		cl.token = nil
+	}
+	now := time.Now() // before the lock, which many callers may want at once
+	cl.due = now.Add(p.readTimeout)
+
 	p.mu.Lock()
 	if p.err != nil {
 		err := p.err
@@ -225,14 +232,10 @@ func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
 		last := len(p.pending) - 1
 		p.pending[last] = appendBatch(p.pending[last], b, cl, asking)
 	}
-	now := time.Now()
 	p.active = now
-	if token != pingToken {
+	if !ping {
 		p.sent = now
-	} else {
-		cl.token = nil
 	}
-	cl.due = now.Add(p.readTimeout)
 	if cl.due.Before(p.armed) {
 		p.armLocked(cl.due)
 	}
