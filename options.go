@@ -93,7 +93,7 @@ type Options struct {
 	// store sends it a PING, so that a connection that died without a word
 	// (a silent network partition, a host gone) is closed within
 	// HealthCheckInterval + ReadTimeout instead of failing the next caller
-	// after ReadTimeout. Zero: 15s; negative: never.
+	// after ReadTimeout. Zero: 15s; negative: never; at least 1ms.
 	//
 	// A call whose context has no deadline ends within DialTimeout +
 	// ReadTimeout (8s with the defaults), whatever the fault: waiting for a
@@ -209,6 +209,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("redisstore: negative pool size (PoolSize %d, MinIdle %d, MaxIdle %d)", c.PoolSize, c.MinIdle, c.MaxIdle)
 	case c.DialTimeout < 0, c.ReadTimeout < 0, c.WriteTimeout < 0, c.PoolTimeout < 0, c.MaxLifetime < 0:
 		return errors.New("redisstore: negative timeout")
+	case c.HealthCheckInterval > 0 && c.HealthCheckInterval < time.Millisecond:
+		// 15 where 15*time.Second was meant would PING without pause.
+		return fmt.Errorf("redisstore: HealthCheckInterval %v under 1ms", c.HealthCheckInterval)
 	case c.Protocol != 0 && c.Protocol != 2 && c.Protocol != 3:
 		return fmt.Errorf("redisstore: Protocol %d is not 2 or 3", c.Protocol)
 	case c.Username != "" && c.Password == "":

@@ -63,6 +63,7 @@ func TestNewConfigRejectsNonsense(t *testing.T) {
 		{"negative pool", Options{PoolSize: -1}, "negative pool size"},
 		{"negative idle", Options{MinIdle: -2}, "negative pool size"},
 		{"negative timeout", Options{ReadTimeout: -time.Second}, "negative timeout"},
+		{"health checks in nanoseconds", Options{HealthCheckInterval: 15}, "HealthCheckInterval 15ns under 1ms"},
 		{"protocol 4", Options{Protocol: 4}, "Protocol 4"},
 		{"user without password", Options{Username: "alice"}, "Username set without Password"},
 		{"Addr and URL", Options{Addr: "h:1", URL: "redis://h:2"}, "not both"},

@@ -413,28 +413,7 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 	if raceEnabled {
 		bigCallers = 50 // the race detector makes copying 1 MiB slow
 	}
-	big := []byte(strings.Repeat("x", 1<<20))
-	stop := make(chan struct{})
-	var bigOK atomic.Int64
-	var wg sync.WaitGroup
-	for i := range bigCallers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var b Batch
-				setBatch(&b, "big"+string(rune('a'+i%26)), big)
-				if c.Do(context.Background(), &b) == nil {
-					bigOK.Add(1)
-				}
-			}
-		}()
-	}
+	bw := startBigWriters(c, bigCallers, 1<<20)
 	var mu sync.Mutex
 	var took, control []time.Duration
 	var smallOK atomic.Int64
@@ -480,8 +459,7 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 		}()
 	}
 	swg.Wait()
-	close(stop)
-	wg.Wait()
+	bw.stop()
 	slices.Sort(took)
 	slices.Sort(control)
 	p := func(q float64) time.Duration { return took[int(q*float64(len(took)-1))] }
@@ -493,7 +471,7 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 		}
 	}
 	t.Logf("figure: %d callers saving 1 MiB (%d saved), %d small calls with a 100 ms deadline (%d ok): returned p50 %v, p99 %v, max %v; %d past 100 ms; goroutines only waiting 100 ms: p99 %v",
-		bigCallers, bigOK.Load(), len(took), smallOK.Load(), p(0.5), p(0.99), took[len(took)-1], late, controlP99)
+		bigCallers, bw.ok.Load(), len(took), smallOK.Load(), p(0.5), p(0.99), took[len(took)-1], late, controlP99)
 	// The target is 120 ms; a machine so loaded that goroutines which only
 	// wait for their deadline return later than that moves the bound by as
 	// much (scripts/test.sh runs this test again without the race detector,
@@ -641,28 +619,7 @@ func TestHeadOfLineBlockingBesideBigValues(t *testing.T) {
 		}
 		alone = append(alone, d)
 	}
-	big := []byte(strings.Repeat("x", size))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var bigErr atomic.Value
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var b Batch
-				b.Add(ReplyOK, "SET", Key("hol:", string(rune('a'+i))), Bytes(big))
-				if err := c.Do(ctx, &b); err != nil {
-					bigErr.CompareAndSwap(nil, err)
-				}
-			}
-		}()
-	}
+	bw := startBigWriters(c, 2, size)
 	var beside []time.Duration
 	for range 200 {
 		d, err := small()
@@ -671,9 +628,7 @@ func TestHeadOfLineBlockingBesideBigValues(t *testing.T) {
 		}
 		beside = append(beside, d)
 	}
-	close(stop)
-	wg.Wait()
-	if err := bigErr.Load(); err != nil {
+	if err := bw.stop(); err != nil {
 		t.Fatal(err)
 	}
 	pct := func(ds []time.Duration, q float64) time.Duration {
@@ -755,4 +710,48 @@ func TestCancelStormReturnsByTheDeadline(t *testing.T) {
 	if limit := max(250*time.Millisecond, 2*q(control, 0.99)+50*time.Millisecond); q(late, 0.99) > limit {
 		t.Errorf("p99 of the cancelled calls returned %v after their cancel, over %v", q(late, 0.99), limit)
 	}
+}
+
+// bigWriters are goroutines that SET values of one size in a loop.
+type bigWriters struct {
+	ok   atomic.Int64 // SETs that succeeded
+	err  atomic.Value // the first failure
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+// startBigWriters starts n goroutines that SET size-byte values through c
+// until stop.
+func startBigWriters(c *Client, n, size int) *bigWriters {
+	w := &bigWriters{done: make(chan struct{})}
+	value := []byte(strings.Repeat("x", size))
+	for i := range n {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			for {
+				select {
+				case <-w.done:
+					return
+				default:
+				}
+				var b Batch
+				setBatch(&b, "big"+string(rune('a'+i%26)), value)
+				if err := c.Do(context.Background(), &b); err != nil {
+					w.err.CompareAndSwap(nil, err)
+				} else {
+					w.ok.Add(1)
+				}
+			}
+		}()
+	}
+	return w
+}
+
+// stop ends the writers and returns their first failure.
+func (w *bigWriters) stop() error {
+	close(w.done)
+	w.wg.Wait()
+	err, _ := w.err.Load().(error)
+	return err
 }
