@@ -291,9 +291,12 @@ func (c *cluster) close() error {
 	}
 	c.mu.Unlock()
 	c.wg.Wait()
+	for _, n := range ns {
+		n.beginClose()
+	}
 	var errs []error
 	for _, n := range ns {
-		errs = append(errs, n.close())
+		errs = append(errs, n.finishClose())
 	}
 	return errors.Join(errs...)
 }

@@ -97,6 +97,15 @@ func (n *node) dial(ctx context.Context) (*conn, error) {
 // close ends every pipe (after the calls in flight, within ReadTimeout) and
 // the pool; a dial in progress is abandoned.
 func (n *node) close() error {
+	n.beginClose()
+	return n.finishClose()
+}
+
+// beginClose makes every pipe of the node refuse calls at once, after the
+// dials under way have been abandoned; finishClose waits for the calls in
+// flight (within ReadTimeout) and closes the pool. Closing several nodes,
+// begin them all before finishing any, so that the bound holds for all.
+func (n *node) beginClose() {
 	n.closed.Store(true) // before the slots: pipe checks it under each slot's mu
 	n.cancel()
 	for i := range n.slots {
@@ -108,7 +117,15 @@ func (n *node) close() error {
 			<-dialing
 		}
 		if p := s.cur.Load(); p != nil {
-			p.close()
+			p.beginClose()
+		}
+	}
+}
+
+func (n *node) finishClose() error {
+	for i := range n.slots {
+		if p := n.slots[i].cur.Load(); p != nil {
+			p.wait()
 		}
 	}
 	return n.pool.Close()
@@ -248,7 +265,7 @@ func (n *node) pipe(ctx context.Context, big bool) (*pipe, error) {
 	if big && len(n.slots) > n.shared {
 		s = &n.slots[n.shared]
 	} else {
-		s = &n.slots[int(n.next.Add(1))%n.shared]
+		s = &n.slots[n.next.Add(1)%uint32(n.shared)] // uint32: an int would turn negative on 32-bit platforms
 	}
 	if p := s.cur.Load(); p != nil && !p.dead.Load() {
 		return p, nil

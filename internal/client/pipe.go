@@ -533,9 +533,9 @@ func (p *pipe) endLocked(err error) {
 	}
 }
 
-// close stops the pipe taking calls and ends it once the calls in flight are
-// answered (within ReadTimeout), then waits for its goroutines to exit.
-func (p *pipe) close() {
+// beginClose stops the pipe taking calls; it ends once the calls in flight
+// are answered (within ReadTimeout). wait waits for that.
+func (p *pipe) beginClose() {
 	p.mu.Lock()
 	p.dead.Store(true)
 	if p.err == nil {
@@ -547,6 +547,10 @@ func (p *pipe) close() {
 		p.closing = true
 		p.mu.Unlock()
 	}
+}
+
+// wait waits until the pipe has ended and its goroutines have exited.
+func (p *pipe) wait() {
 	<-p.done
 	p.mu.Lock()
 	wdone := p.wdone

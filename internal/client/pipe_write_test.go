@@ -10,8 +10,8 @@ import (
 	"github.com/sessionx-redis/redisstore/redistest"
 )
 
-// reviewWaitPipe waits until cond, checked under p.mu, holds.
-func reviewWaitPipe(t *testing.T, p *pipe, what string, cond func() bool) {
+// waitPipe waits until cond, checked under p.mu, holds.
+func waitPipe(t *testing.T, p *pipe, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -57,7 +57,7 @@ func TestBigBatchBufferIsNotReusedBySmallBatches(t *testing.T) {
 	orig := string(bigBuf)
 	<-received // the server read the whole SET: the pipe wrote it
 	p := c.topo.(single).n.slots[0].cur.Load()
-	reviewWaitPipe(t, p, "the big write to end", func() bool { return !p.writing && len(p.pending) == 0 })
+	waitPipe(t, p, "the big write to end", func() bool { return !p.writing && len(p.pending) == 0 })
 
 	smallErr := make(chan error, 1)
 	go func() {
@@ -65,7 +65,7 @@ func TestBigBatchBufferIsNotReusedBySmallBatches(t *testing.T) {
 		b.Add(ReplyBulk, "GET", Key("review:", "small"))
 		smallErr <- c.Do(context.Background(), &b)
 	}()
-	reviewWaitPipe(t, p, "the small call to be written", func() bool {
+	waitPipe(t, p, "the small call to be written", func() bool {
 		return len(p.queue)-p.head == 2 && !p.writing && len(p.pending) == 0
 	})
 	corrupted := string(bigBuf) != orig // read after p.mu: ordered after the pipe's append
