@@ -641,11 +641,11 @@ func TestHeadOfLineBlockingBesideBigValues(t *testing.T) {
 
 // Item 2 of issue 13: in a storm of 1,000 goroutines whose contexts are
 // cancelled at random moments, each call returns soon after its cancel: no
-// caller is kept writing other callers' commands (before: up to 946 ms).
-// What remains is the wait for the connection's lock, which 1,000 callers
-// want at once and which a cancel does not interrupt: p99 13-67 ms here
-// (before: 51-80 ms). The bound catches a caller held for others' writes;
-// it compares with goroutines that only wait for a cancel, so a loaded
+// caller is kept writing other callers' commands (before: up to 946 ms),
+// and a caller waiting for its turn at the connection gives up when its
+// context ends (with a sync.Mutex there: p99 13-67 ms after the cancel,
+// 112-158 ms under -race; now 3-5 ms, 35 ms under -race). The bound
+// compares with goroutines that only wait for a cancel, so a loaded
 // machine moves it.
 func TestCancelStormReturnsByTheDeadline(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
@@ -707,7 +707,7 @@ func TestCancelStormReturnsByTheDeadline(t *testing.T) {
 	q := func(ds []time.Duration, f float64) time.Duration { return ds[int(f*float64(len(ds)-1))] }
 	t.Logf("figure: %d goroutines, %d calls cancelled in flight: returned after the cancel p50 %v, p99 %v, max %v; goroutines only waiting for a cancel: p99 %v, max %v",
 		callers, len(late), q(late, 0.5), q(late, 0.99), late[len(late)-1], q(control, 0.99), control[len(control)-1])
-	if limit := max(250*time.Millisecond, 2*q(control, 0.99)+50*time.Millisecond); q(late, 0.99) > limit {
+	if limit := max(10*time.Millisecond, 2*q(control, 0.99)+10*time.Millisecond); q(late, 0.99) > limit {
 		t.Errorf("p99 of the cancelled calls returned %v after their cancel, over %v", q(late, 0.99), limit)
 	}
 }

@@ -40,7 +40,9 @@
 // that finds no write under way writes it, once, and whatever others
 // append meanwhile is written by the pipe's writer goroutine (started at
 // the first such hand-over), so batches that arrive together leave in one
-// system call and no caller writes another's bytes. A batch over bigBatch
+// system call and no caller writes another's bytes. Callers take their
+// turn to append through a one-slot channel before the pipe's lock, so a
+// caller waiting its turn among many gives up when its context ends. A batch over bigBatch
 // (64 KiB) is not copied into the shared buffer: its own buffer becomes a
 // segment of the next write, written by the writer goroutine. One
 // goroutine per pipe reads the replies in order and hands each batch its

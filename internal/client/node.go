@@ -224,7 +224,7 @@ func (n *node) bigToken(ctx context.Context, start time.Time) (chan struct{}, er
 // pipe's; the commands' own are in b.Replies. A non-nil token is a turn of
 // bigToken, which the call gives back.
 func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool, token chan struct{}) (written bool, err error) {
-	cl, err := p.send(b, asking, token)
+	cl, err := p.send(ctx, b, asking, token)
 	if err != nil {
 		return false, err
 	}

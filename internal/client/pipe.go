@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,8 @@ type pipe struct {
 	dead   atomic.Bool   // set when the pipe takes no more calls
 	served atomic.Uint64 // replies read, so a failure of a used pipe is told from a new one's
 	done   chan struct{} // closed when the reader goroutine has exited
+
+	turn chan struct{} // one slot: held by the caller about to take mu in send
 
 	mu      sync.Mutex // protects following fields
 	pending [][]byte   // segments appended but not yet written, in order
@@ -152,6 +155,7 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 		maxLifetime:  cfg.MaxLifetime,
 		healthEvery:  max(cfg.HealthCheckInterval, 0),
 		done:         make(chan struct{}),
+		turn:         make(chan struct{}, 1),
 		queue:        make([]*call, 0, 64),
 	}
 	p.onPush = cfg.OnPush
@@ -183,7 +187,9 @@ const (
 // send queues the commands of b and makes sure they get written. The
 // returned call's done channel receives when the replies have been read.
 // The call gives token back (see node.bigToken), also when send fails.
-func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
+// A caller that must wait for its turn at the pipe (many callers at once)
+// gives up when ctx ends, its commands unwritten.
+func (p *pipe) send(ctx context.Context, b *Batch, asking bool, token chan struct{}) (*call, error) {
 	cl := callPool.Get().(*call)
 	cl.asking, cl.token = asking, token
 	size := 0
@@ -213,7 +219,17 @@ func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
 	now := time.Now() // before the lock, which many callers may want at once
 	cl.due = now.Add(p.readTimeout)
 
+	select {
+	case p.turn <- struct{}{}:
+	default:
+		if err := p.waitTurn(ctx); err != nil {
+			cl.giveBack()
+			cl.recycle()
+			return nil, err
+		}
+	}
 	p.mu.Lock()
+	<-p.turn // p.mu now keeps the others out
 	if p.err != nil {
 		err := p.err
 		p.mu.Unlock()
@@ -252,6 +268,24 @@ func (p *pipe) send(b *Batch, asking bool, token chan struct{}) (*call, error) {
 		p.writeOnceLocked()
 	}
 	return cl, nil
+}
+
+// waitTurn waits for the turn to queue a call, or for the end of ctx.
+// Callers queue one at a time (the turn, then p.mu): a sync.Mutex that a
+// thousand callers want hands itself over in FIFO order, and a caller
+// waiting for it could not give up when its context ended.
+func (p *pipe) waitTurn(ctx context.Context) error {
+	done := ctx.Done()
+	if done == nil {
+		p.turn <- struct{}{}
+		return nil
+	}
+	select {
+	case p.turn <- struct{}{}:
+		return nil
+	case <-done:
+		return ctx.Err()
+	}
 }
 
 // appendBatch appends the commands of b that cl sends, each after ASKING
@@ -508,7 +542,7 @@ var pingToken = make(chan struct{})
 func (p *pipe) ping() {
 	var b Batch
 	b.Add(ReplyAny, "PING")
-	cl, err := p.send(&b, false, pingToken)
+	cl, err := p.send(context.Background(), &b, false, pingToken)
 	b.release()
 	if err == nil {
 		cl.state.CompareAndSwap(callPending, callAbandoned) // only this goroutine finishes it
