@@ -36,12 +36,26 @@ type counters struct {
 	healthChecks atomic.Uint64
 	dialsRefused atomic.Uint64
 
+	// The kinds of failure that come in storms (a thousand callers
+	// cancelled at once) are counted without a lock; Redis's own error
+	// kinds, an open set, in errors.
+	common [len(commonKinds)]atomic.Uint64
+
 	mu     sync.Mutex        // protects errors
-	errors map[string]uint64 // by ErrorKind; only touched on failures
+	errors map[string]uint64 // by ErrorKind, the kinds not in commonKinds
 }
+
+// commonKinds are the ErrorKind values counted in counters.common.
+var commonKinds = [...]string{"canceled", "timeout", "network", "closed", "pool timeout", "protocol"}
 
 func (c *counters) countError(err error) {
 	kind := ErrorKind(err)
+	for i, k := range commonKinds {
+		if k == kind {
+			c.common[i].Add(1)
+			return
+		}
+	}
 	c.mu.Lock()
 	if c.errors == nil {
 		c.errors = make(map[string]uint64)
@@ -59,6 +73,11 @@ func (c *Client) Stats() Stats {
 		HealthChecks: c.stats.healthChecks.Load(),
 		DialsRefused: c.stats.dialsRefused.Load(),
 		Errors:       make(map[string]uint64),
+	}
+	for i, k := range commonKinds {
+		if n := c.stats.common[i].Load(); n > 0 {
+			st.Errors[k] = n
+		}
 	}
 	c.stats.mu.Lock()
 	for k, v := range c.stats.errors {
