@@ -291,19 +291,7 @@ func TestFailingHandshakesAreBackedOff(t *testing.T) {
 		t.Errorf("%d of %d failed calls did not say WRONGPASS, the first: %v", calls.Load()-wrongpass.Load(), calls.Load(), other.Load())
 	}
 	srv.ClearRules()
-	start := time.Now()
-	for {
-		var b Batch
-		b.Add(ReplyBulk, "GET", Key("k:", "a"))
-		if c.Do(ctx, &b) == nil {
-			break
-		}
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("no call succeeded within 5 s of the server accepting again")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	took := time.Since(start)
+	took := untilACallSucceeds(t, c, "the server accepting again")
 	t.Logf("figure: first success %v after the server accepted again", took.Round(time.Millisecond))
 	if took > maxDialBackoff+500*time.Millisecond {
 		t.Errorf("first success %v after the server accepted again, over the backoff's %v", took, maxDialBackoff)
@@ -378,6 +366,24 @@ func TestCloseWithUnansweredCallsIsBoundedByReadTimeout(t *testing.T) {
 		t.Errorf("Close took %v, over ReadTimeout %v + 500 ms", took, readTimeout)
 	}
 	waitClientGoroutines(t)
+}
+
+// untilACallSucceeds calls GET until one succeeds and returns how long
+// that took; it fails t after 5 s.
+func untilACallSucceeds(t *testing.T, c *Client, since string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		var b Batch
+		b.Add(ReplyBulk, "GET", Key("k:", "a"))
+		if c.Do(context.Background(), &b) == nil {
+			return time.Since(start)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no call succeeded within 5 s of %s", since)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // waitClientGoroutines waits until no goroutine of the client or its pools
@@ -575,17 +581,7 @@ func TestCallsDuringAPartitionAreBounded(t *testing.T) {
 		t.Errorf("%d of 20 calls waited over 100 ms: a failed dial should make the next ones fail at once", slow)
 	}
 	px.Heal()
-	healed := time.Now()
-	for {
-		if _, err := get(); err == nil {
-			break
-		}
-		if time.Since(healed) > 5*time.Second {
-			t.Fatal("no call succeeded within 5 s of the partition healing")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	took := time.Since(healed)
+	took := untilACallSucceeds(t, c, "the partition healing")
 	t.Logf("figure: after calls failed during the partition, the first success %v after it healed", took.Round(time.Millisecond))
 	if took > maxDialBackoff+cfg.DialTimeout {
 		t.Errorf("first success %v after the partition healed, over the backoff's %v + DialTimeout", took, maxDialBackoff)
