@@ -425,44 +425,32 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 	var smallOK atomic.Int64
 	var swg sync.WaitGroup
 	end := time.Now().Add(span)
-	for range smallCallers {
-		// The control: as many goroutines that only wait for a 100 ms
-		// deadline, to tell the scheduler's delays on a loaded machine
-		// from a call's.
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			for time.Now().Before(end) {
-				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-				start := time.Now()
-				<-ctx.Done()
-				d := time.Since(start)
-				cancel()
-				mu.Lock()
-				control = append(control, d)
-				mu.Unlock()
-			}
-		}()
+	// Each small caller, and each of as many control goroutines that only
+	// wait for their deadline (to tell the scheduler's delays on a loaded
+	// machine from a call's), times one 100 ms context after another.
+	timed := func(out *[]time.Duration, f func(ctx context.Context)) {
+		defer swg.Done()
+		for time.Now().Before(end) {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			start := time.Now()
+			f(ctx)
+			d := time.Since(start)
+			cancel()
+			mu.Lock()
+			*out = append(*out, d)
+			mu.Unlock()
+		}
 	}
 	for range smallCallers {
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			for time.Now().Before(end) {
-				ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-				var b Batch
-				b.Add(ReplyBulk, "GET", Key("deadline:", "small"))
-				start := time.Now()
-				if c.Do(ctx, &b) == nil {
-					smallOK.Add(1)
-				}
-				d := time.Since(start)
-				cancel()
-				mu.Lock()
-				took = append(took, d)
-				mu.Unlock()
+		swg.Add(2)
+		go timed(&control, func(ctx context.Context) { <-ctx.Done() })
+		go timed(&took, func(ctx context.Context) {
+			var b Batch
+			b.Add(ReplyBulk, "GET", Key("deadline:", "small"))
+			if c.Do(ctx, &b) == nil {
+				smallOK.Add(1)
 			}
-		}()
+		})
 	}
 	swg.Wait()
 	bw.stop()
