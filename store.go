@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -34,9 +35,10 @@ type RedisStore = Store[session.Session]
 
 // Compile-time checks that RedisStore fits the session manager.
 var (
-	_ session.Store        = (*RedisStore)(nil)
-	_ session.ContextStore = (*RedisStore)(nil)
-	_ session.TTLStore     = (*RedisStore)(nil)
+	_ session.Store          = (*RedisStore)(nil)
+	_ session.ContextStore   = (*RedisStore)(nil)
+	_ session.TTLStore       = (*RedisStore)(nil)
+	_ session.VersionedStore = (*RedisStore)(nil)
 )
 
 // NewRedisStore returns a store of session.Session, as sessionx's
@@ -107,10 +109,10 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 		*bp = r.Bulk[:0] // keep a grown buffer, unless it grew huge
 	}
 	if err != nil {
-		return nil, err
+		return nil, loadError(id, err)
 	}
-	if r.Null {
-		return nil, ErrSessionNotFound
+	if r.Null || isMarker(r.Bulk) {
+		return nil, ErrSessionNotFound // a marker: the session rotated away
 	}
 	sess := new(S)
 	if err := s.codec.decode(r.Bulk, sess); err != nil {
@@ -183,6 +185,23 @@ func (s *Store[S]) Close() error { return s.c.Close() }
 
 // Stats returns a snapshot of the store's counters.
 func (s *Store[S]) Stats() Stats { return s.c.Stats() }
+
+// loadError is err from a read of id: a key of another type than a string
+// (WRONGTYPE) is an invalid value, which the session manager replaces with
+// a fresh session, not a failure of the store; the server's error stays
+// in the chain.
+func loadError(id string, err error) error {
+	var re resp.Error
+	if errors.As(err, &re) && re.Kind == "WRONGTYPE" {
+		return fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
+	}
+	return err
+}
+
+// invalidValue is an error matching ErrInvalidSession for the value under id.
+func invalidValue(id, why string) error {
+	return fmt.Errorf("%w %q: %s", ErrInvalidSession, id, why)
+}
 
 // checkID rejects IDs that are empty, too long, or hold spaces or control
 // characters, before any network I/O.

@@ -44,6 +44,27 @@ type Config struct {
 	// cap, the cookie's Max-Age and the TTL given to a TTLStore are the
 	// smaller of MaxAge and what remains of the cap.
 	AbsoluteTimeout time.Duration
+	// RotationGrace is how long an ID rotated away keeps a marker that
+	// serves requests still carrying it (with a VersionedStore): after an
+	// automatic rotation the old ID forwards to the new session and the
+	// response sends the new cookie again; after an explicit Rotate it
+	// loads an empty session that is neither saved nor sent as a cookie.
+	// Afterwards the old ID loads nothing, and while its marker remains
+	// (as long again as RotationInterval, or the grace if longer) a
+	// request with it is reported to StaleIDHandler. Zero means the
+	// default, 30s; a negative value keeps no grace.
+	RotationGrace time.Duration
+	// StaleIDHandler, when set, is called with each request that carries
+	// an ID rotated away longer than RotationGrace ago, for apps that take
+	// it as a sign of a stolen cookie. The request gets a fresh session
+	// all the same. Nil (the default) ignores them.
+	StaleIDHandler func(r *http.Request)
+	// CookieMigration lets a manager with a Store accept a session sealed
+	// in the cookie by a manager without one (same SecretKey and
+	// CookieName): it is saved to the Store under a fresh ID and the ID
+	// cookie replaces the sealed one. False (the default) starts such a
+	// request with a fresh session.
+	CookieMigration bool
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved because of the store, the random source or the data. Nil means
 	// a plain-text 503 Service Unavailable, with the error logged.
@@ -56,7 +77,8 @@ type ConfigOption func(*Config)
 
 // DefaultConfig returns the production configuration for secretKey: cookie
 // "sessionx", MaxAge 24h, Path "/", Secure, HttpOnly, SameSite Lax,
-// RotationInterval 15m, no Store, no absolute timeout; then applies opts.
+// RotationInterval 15m, RotationGrace 30s, no Store, no absolute timeout;
+// then applies opts.
 func DefaultConfig(secretKey []byte, opts ...ConfigOption) Config {
 	cfg := Config{
 		CookieName:       "sessionx",
@@ -67,6 +89,7 @@ func DefaultConfig(secretKey []byte, opts ...ConfigOption) Config {
 		HttpOnly:         true,
 		SameSite:         "Lax",
 		RotationInterval: 15 * time.Minute,
+		RotationGrace:    defaultRotationGrace,
 	}
 	for _, opt := range opts {
 		opt(&cfg)
@@ -113,6 +136,23 @@ func WithRotationInterval(d time.Duration) ConfigOption {
 	return func(c *Config) { c.RotationInterval = d }
 }
 
+// WithRotationGrace sets how long a rotated-away ID still serves requests
+// (see Config.RotationGrace); a negative d keeps no grace.
+func WithRotationGrace(d time.Duration) ConfigOption {
+	return func(c *Config) { c.RotationGrace = d }
+}
+
+// WithStaleIDHandler sets the function told of requests carrying an ID
+// rotated away longer than the grace ago (see Config.StaleIDHandler).
+func WithStaleIDHandler(h func(r *http.Request)) ConfigOption {
+	return func(c *Config) { c.StaleIDHandler = h }
+}
+
+// WithCookieMigration lets a manager with a Store take over sessions
+// sealed in the cookie by a store-less manager with the same key (see
+// Config.CookieMigration).
+func WithCookieMigration() ConfigOption { return func(c *Config) { c.CookieMigration = true } }
+
 // WithStore keeps sessions in store; the cookie then holds only the ID.
 func WithStore(store Store) ConfigOption { return func(c *Config) { c.Store = store } }
 
@@ -127,6 +167,9 @@ func WithAbsoluteTimeout(d time.Duration) ConfigOption {
 func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) ConfigOption {
 	return func(c *Config) { c.ErrorHandler = h }
 }
+
+// defaultRotationGrace is RotationGrace's default.
+const defaultRotationGrace = 30 * time.Second
 
 // sameSiteMode maps Config.SameSite to net/http's value; unknown means Lax.
 func sameSiteMode(s string) http.SameSite {

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -55,9 +56,15 @@ func NewManager(cfg Config) (*Manager, error) {
 // (none, not a well-formed ID, not sealed by this manager, unknown to the
 // store, expired) gets a fresh session with a new random ID: an ID chosen by
 // the client is never adopted, and a malformed one never reaches the store.
-// An expired session is deleted from the store. A session due for rotation
-// (RotationInterval) gets a new ID now; the old one is deleted when the
-// session is saved.
+// Every cookie with the session's name is tried, in the order the request
+// sends them, so a stray one (set from a sibling domain, say) does not hide
+// the user's own. An expired session is deleted from the store.
+//
+// With a VersionedStore an ID rotated away within RotationGrace leads to
+// the session's new ID (automatic rotation) or to an empty session that is
+// never saved (explicit Rotate); see "Concurrent requests" in the package
+// doc. A session due for rotation (RotationInterval) gets its new ID when
+// it is saved.
 //
 // A store failure is not a fresh session: Load returns a nil session and an
 // error wrapping the store's error, so an outage does not log everyone out
@@ -70,88 +77,133 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	if sess := Get(r); sess != nil && m.sessions.lookup(sess) != nil {
 		return sess, nil
 	}
-	ctx := r.Context()
-	now := nowFunc()
-	sess, err := m.loadCookie(ctx, r)
+	sess, st, err := m.loadCookies(r)
 	if err != nil {
 		return nil, newError("Load", err)
 	}
 	if sess == nil {
 		return m.fresh("Load")
 	}
-	if m.expired(sess, now) {
-		if m.cfg.Store != nil {
-			if err := storeDelete(ctx, m.cfg.Store, sess.ID); err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, newError("Load", err)
-			}
-		}
-		return m.fresh("Load")
-	}
-	snapshot, err := marshalData(sess.Data)
-	if err != nil {
-		snapshot = nil // cannot happen for decoded JSON; nil makes it dirty
-	}
-	st := &tracked{storedID: sess.ID, snapshot: snapshot}
-	if m.rotationDue(sess, now) {
-		id, err := newID()
-		if err != nil {
-			return nil, newError("Load", err)
-		}
-		sess.ID, sess.RotatedAt = id, now
-	}
 	m.sessions.track(sess, st)
 	return sess, nil
 }
 
-// loadCookie returns the session the request's cookie names, or nil when
-// there is none to use; an error only for a store failure.
-func (m *Manager) loadCookie(ctx context.Context, r *http.Request) (*Session, error) {
-	c, err := r.Cookie(m.cfg.CookieName)
-	if err != nil || c.Value == "" {
-		return nil, nil
-	}
-	if m.cfg.Store == nil {
-		plain, err := m.open(c.Value)
+// loadCookies returns the session the first usable cookie names and its
+// state, or nils when there is none; an error only for a store failure.
+func (m *Manager) loadCookies(r *http.Request) (*Session, *tracked, error) {
+	var ended *Session // a retired ID within the grace, if nothing better
+	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
+		sess, st, err := m.loadValue(r, c.Value)
 		if err != nil {
-			return nil, nil
+			return nil, nil, err
 		}
-		var sess Session
-		if err := sess.UnmarshalJSON(plain); err != nil || !validID(sess.ID) {
-			return nil, nil
+		switch {
+		case sess == nil:
+		case st.phase == phaseEnded:
+			ended = sess
+		default:
+			return sess, st, nil
 		}
-		if sess.Data == nil {
-			sess.Data = make(map[string]interface{})
-		}
-		return &sess, nil
 	}
-	if !validID(c.Value) {
-		return nil, nil
+	if ended != nil {
+		return ended, &tracked{phase: phaseEnded}, nil
 	}
-	sess, err := storeLoad(ctx, m.cfg.Store, c.Value)
+	return nil, nil, nil
+}
+
+// loadValue returns the session one cookie value names, or nils.
+func (m *Manager) loadValue(r *http.Request, value string) (*Session, *tracked, error) {
+	ctx := r.Context()
+	now := nowFunc()
+	if m.cfg.Store == nil || m.cfg.CookieMigration && !validID(value) {
+		sess := m.unseal(value, now)
+		if sess == nil {
+			return nil, nil, nil
+		}
+		if m.cfg.Store != nil { // migrating: a fresh ID, saved as a new session
+			return m.migrated(sess)
+		}
+		return sess, &tracked{phase: phaseStored, storedID: sess.ID, snapshot: snapshotOf(sess)}, nil
+	}
+	if !validID(value) {
+		return nil, nil, nil
+	}
+	if vs, ok := m.cfg.Store.(VersionedStore); ok {
+		return m.loadVersioned(r, vs, value, now)
+	}
+	sess, err := storeLoad(ctx, m.cfg.Store, value)
 	switch {
 	case err == nil && sess != nil:
 	case err == nil, errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidSession):
-		return nil, nil
+		return nil, nil, nil
 	default:
-		return nil, err
+		return nil, nil, err
 	}
 	if sess.ID == "" {
-		sess.ID = c.Value
+		sess.ID = value
 	}
-	if sess.ID != c.Value {
-		return nil, nil // the store answered for another ID: do not use it
+	if sess.ID != value {
+		return nil, nil, nil // the store answered for another ID: do not use it
+	}
+	if m.expired(sess, now) {
+		if err := storeDelete(ctx, m.cfg.Store, value); err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, nil, err
+		}
+		return nil, nil, nil
 	}
 	if sess.Data == nil {
 		sess.Data = make(map[string]interface{})
 	}
-	return sess, nil
+	return sess, &tracked{phase: phaseStored, storedID: value, snapshot: snapshotOf(sess)}, nil
+}
+
+// unseal opens a sealed cookie value into a session that has not expired,
+// or returns nil.
+func (m *Manager) unseal(value string, now time.Time) *Session {
+	plain, err := m.open(value)
+	if err != nil {
+		return nil
+	}
+	var sess Session
+	if err := sess.UnmarshalJSON(plain); err != nil || !validID(sess.ID) || m.expired(&sess, now) {
+		return nil
+	}
+	if sess.Data == nil {
+		sess.Data = make(map[string]interface{})
+	}
+	return &sess
+}
+
+// migrated turns a session opened from a sealed cookie into a fresh one
+// for the store: a new ID, its Data and times kept, saved at the end of the
+// request like any new session that holds data.
+func (m *Manager) migrated(sess *Session) (*Session, *tracked, error) {
+	id, err := newID()
+	if err != nil {
+		return nil, nil, err
+	}
+	sess.ID = id
+	return sess, &tracked{phase: phaseFresh}, nil
+}
+
+// snapshotOf returns the JSON of sess.Data, taken at Load to detect changes.
+func snapshotOf(sess *Session) []byte {
+	snapshot, err := marshalData(sess.Data)
+	if err != nil {
+		return nil // cannot happen for decoded JSON; nil makes it dirty
+	}
+	return snapshot
 }
 
 // expired reports whether sess is past its idle or absolute timeout.
 func (m *Manager) expired(sess *Session, now time.Time) bool {
-	if m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) > m.cfg.MaxAge {
-		return true
-	}
+	return m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) > m.cfg.MaxAge || m.pastAbsolute(sess, now)
+}
+
+// pastAbsolute reports whether sess is past its absolute timeout. In a
+// VersionedStore the idle timeout is the store's TTL, which a touch pushes
+// forward without rewriting UpdatedAt, so only this one is checked.
+func (m *Manager) pastAbsolute(sess *Session, now time.Time) bool {
 	return m.cfg.AbsoluteTimeout > 0 && now.Sub(sess.CreatedAt) >= m.cfg.AbsoluteTimeout
 }
 
@@ -177,7 +229,7 @@ func (m *Manager) New() *Session {
 	if err != nil {
 		now := nowFunc()
 		sess = &Session{Data: make(map[string]interface{}), CreatedAt: now, UpdatedAt: now}
-		m.sessions.track(sess, &tracked{fresh: true, err: err})
+		m.sessions.track(sess, &tracked{phase: phaseFresh, err: err})
 	}
 	return sess
 }
@@ -190,20 +242,28 @@ func (m *Manager) fresh(op string) (*Session, error) {
 	}
 	now := nowFunc()
 	sess := &Session{ID: id, Data: make(map[string]interface{}), CreatedAt: now, UpdatedAt: now}
-	m.sessions.track(sess, &tracked{fresh: true})
+	m.sessions.track(sess, &tracked{phase: phaseFresh})
 	return sess, nil
 }
 
 // Save writes sess and sets its cookie on w, when it needs it: its Data
 // changed since Load (detected by content, see the package doc), it was
-// rotated, it is new and holds data, or its idle timeout is due to be pushed
-// forward. Otherwise Save writes nothing and returns nil. A session the
-// manager did not hand out is always written.
+// rotated or is due for rotation, it is new and holds data, or its idle
+// timeout is due to be pushed forward. Otherwise Save writes nothing and
+// returns nil. A session the manager did not hand out is always written.
 //
-// After a rotation Save deletes the old ID from the store once the new one
-// is saved. Save uses a background context; SaveContext takes one. Errors
-// are *SessionError wrapping the store's error, ErrMarshalFailed,
-// ErrEncryptionFailed, ErrCookieTooLarge or ErrRandomFailed.
+// With a VersionedStore the write is conditional: a session changed by
+// other requests since Load gets this request's changes re-applied to what
+// they stored, and one that ended meanwhile (logout, explicit rotation) is
+// not written: Save returns an error matching ErrSessionEnded and sets no
+// cookie. After a rotation the old ID keeps a marker for the grace (see
+// Config.RotationGrace); with other stores it is deleted once the new one
+// is saved.
+//
+// Save uses a background context; SaveContext takes one. Errors are
+// *SessionError wrapping the store's error, ErrSessionEnded, ErrConflict,
+// ErrMarshalFailed, ErrEncryptionFailed, ErrCookieTooLarge or
+// ErrRandomFailed.
 func (m *Manager) Save(w http.ResponseWriter, sess *Session) error {
 	return m.SaveContext(context.Background(), w, sess)
 }
@@ -216,9 +276,9 @@ func (m *Manager) Save(w http.ResponseWriter, sess *Session) error {
 // a later response (the old ID stays valid).
 func (m *Manager) SaveContext(ctx context.Context, w http.ResponseWriter, sess *Session) error {
 	if responseStarted(w) {
-		return m.save(ctx, nil, sess)
+		return m.save(ctx, nil, sess, false)
 	}
-	return m.save(ctx, w.Header(), sess)
+	return m.save(ctx, w.Header(), sess, false)
 }
 
 // responseStarted reports whether w is, or wraps, the middleware's writer
@@ -239,16 +299,34 @@ func responseStarted(w http.ResponseWriter) bool {
 // save implements Save. A nil h means the response has started: a session
 // is then written only if the client's cookie already names it (store mode,
 // same ID, saved before); other changes cannot reach the client and are
-// dropped, as in sessionx.
-func (m *Manager) save(ctx context.Context, h http.Header, sess *Session) error {
+// dropped, as in sessionx. hijacked means the connection was taken over:
+// the cookie cannot be sent, so nothing rotates.
+func (m *Manager) save(ctx context.Context, h http.Header, sess *Session, hijacked bool) error {
 	st := m.sessions.lookup(sess)
 	if st != nil && st.err != nil {
 		return st.err
 	}
-	if h == nil && (m.cfg.Store == nil || st == nil || st.fresh || st.storedID != sess.ID) {
+	if st != nil && st.phase == phaseEnded {
+		return newError("Save", ErrSessionEnded)
+	}
+	if h == nil && (m.cfg.Store == nil || st == nil || st.phase != phaseStored || st.storedID != sess.ID) {
 		return nil
 	}
+	if st != nil && st.rotate && hijacked {
+		return newError("Save", errRotateHijacked)
+	}
 	now := nowFunc()
+	rotate := st != nil && (st.rotate || h != nil && !hijacked && st.phase == phaseStored && m.rotationDue(sess, now))
+	if vs, ok := m.cfg.Store.(VersionedStore); ok && st != nil {
+		return m.saveVersioned(ctx, vs, h, sess, st, rotate, now)
+	}
+	if rotate && !st.rotate {
+		id, err := newID()
+		if err != nil {
+			return newError("Save", err)
+		}
+		sess.ID, sess.RotatedAt = id, now
+	}
 	dirty, data, err := m.dirty(sess, st, now)
 	if err != nil {
 		return newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
@@ -266,13 +344,16 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session) error 
 	value, err := m.write(ctx, sess, lifetime)
 	if err != nil {
 		sess.UpdatedAt = previous
+		if rotate && !st.rotate {
+			sess.ID = st.storedID // the next save rotates again
+		}
 		return newError("Save", err)
 	}
 	if h != nil {
 		setCookie(h, m.cookie(value, lifetime))
 	}
 	old := st.storedID
-	st.storedID, st.snapshot, st.fresh = sess.ID, data, false
+	st.phase, st.storedID, st.snapshot, st.rotate = phaseStored, sess.ID, data, false
 	if m.cfg.Store != nil && old != "" && old != sess.ID {
 		if err := storeDelete(ctx, m.cfg.Store, old); err != nil && !errors.Is(err, ErrNotFound) {
 			return newError("Rotate", err)
@@ -280,6 +361,10 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session) error 
 	}
 	return nil
 }
+
+// errRotateHijacked is returned by a save after Rotate on a connection
+// taken over (Hijack): the new cookie could not reach the client.
+var errRotateHijacked = errors.New("session: cannot rotate the session of a hijacked connection")
 
 // lifetime returns how long sess may live from now: the smaller of MaxAge
 // and what remains of the absolute timeout (at least a second when the
@@ -328,15 +413,24 @@ func (m *Manager) write(ctx context.Context, sess *Session, lifetime time.Durati
 	return value, nil
 }
 
+// destroyTimeout bounds Destroy's store deletes, which do not end when the
+// request's context does: a user who clicks "log out" and closes the tab is
+// still logged out.
+const destroyTimeout = 10 * time.Second
+
 // Destroy ends the request's session: it deletes it from the store
 // (returning the store's error, wrapped) and sets an expiring cookie with
 // the same Name, Path, Domain, Secure, HttpOnly and SameSite as the session
-// cookie, even when the delete failed. The cookie is cleared in any case.
-// Inside the middleware the request's session is then reset to a fresh one
-// with a new ID and no data, so anything put into it afterwards (a flash)
-// starts a new session rather than reviving the old one.
+// cookie, even when the delete failed. The delete runs with the request's
+// context values but not its cancellation, within destroyTimeout (10s), so
+// a client that goes away does not keep its session alive. Inside the
+// middleware the request's session is then reset to a fresh one with a new
+// ID and no data, so anything put into it afterwards (a flash) starts a
+// new session rather than reviving the old one; requests of the old session
+// still under way cannot save it again (with a VersionedStore).
 func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), destroyTimeout)
+	defer cancel()
 	var ids []string
 	sess := Get(r)
 	var st *tracked
@@ -349,8 +443,10 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 			ids = append(ids, sess.ID)
 		}
 	}
-	if c, err := r.Cookie(m.cfg.CookieName); err == nil && validID(c.Value) && (len(ids) == 0 || ids[0] != c.Value) {
-		ids = append(ids, c.Value)
+	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
+		if validID(c.Value) && !slices.Contains(ids, c.Value) {
+			ids = append(ids, c.Value)
+		}
 	}
 	var firstErr error
 	if m.cfg.Store != nil {
@@ -363,7 +459,7 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 	setCookie(w.Header(), m.expiredCookie())
 	if sess != nil {
 		now := nowFunc()
-		fresh := &tracked{fresh: true}
+		fresh := &tracked{phase: phaseFresh}
 		id, err := newID()
 		if err != nil {
 			fresh.err = newError("Destroy", err)
@@ -376,15 +472,16 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 
 // Rotate gives sess a new random ID and sets RotatedAt to now. Call it when
 // privileges change (login). The next save writes the session under the new
-// ID, sets the cookie and then deletes the old ID from the store, so the old
-// cookie loads nothing. If the random source fails, sess's ID is cleared and
+// ID and sets the cookie; the old ID is then retired (a marker for the
+// grace, with a VersionedStore) or deleted, so the old cookie never leads
+// to the new session. If the random source fails, sess's ID is cleared and
 // its next save returns an error matching ErrRandomFailed.
 func (m *Manager) Rotate(sess *Session) {
 	st := m.sessions.lookup(sess)
 	if st == nil {
 		st = &tracked{}
 		if validID(sess.ID) {
-			st.storedID = sess.ID
+			st.phase, st.storedID = phaseStored, sess.ID
 		}
 		m.sessions.track(sess, st)
 	}
@@ -395,6 +492,7 @@ func (m *Manager) Rotate(sess *Session) {
 		return
 	}
 	sess.ID, sess.RotatedAt = id, nowFunc()
+	st.rotate = st.phase == phaseStored
 }
 
 // HandleError answers r with the configured error handler (WithErrorHandler),

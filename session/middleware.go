@@ -76,21 +76,32 @@ type sessionWriter struct {
 	hijacked  bool  // the connection was taken over
 }
 
-// commit runs the pre-response save once and returns its error.
-func (w *sessionWriter) commit() error {
+// commit runs the pre-response save once and returns its error; a
+// session that ended meanwhile (ErrSessionEnded) is not one. hijacked
+// means the connection is being taken over, so nothing rotates.
+func (w *sessionWriter) commit(hijacked bool) error {
 	if !w.committed {
 		w.committed = true
 		h := w.ResponseWriter.Header()
-		w.err = w.m.save(w.r.Context(), h, w.sess)
+		w.err = ignoreEnded(w.m.save(w.r.Context(), h, w.sess, hijacked))
 		guardCaching(h, w.m.cfg.CookieName)
 	}
 	return w.err
 }
 
+// ignoreEnded returns err unless it reports a session that ended: its
+// changes are dropped and no cookie is set, which is all there is to do.
+func ignoreEnded(err error) error {
+	if errors.Is(err, ErrSessionEnded) {
+		return nil
+	}
+	return err
+}
+
 // start commits and reports whether next's response may go out; on failure
 // the error handler answers, once.
 func (w *sessionWriter) start() bool {
-	err := w.commit()
+	err := w.commit(false)
 	if err == nil {
 		return true
 	}
@@ -115,7 +126,7 @@ func (w *sessionWriter) finish() {
 	case !w.committed:
 		w.start()
 	case w.err == nil:
-		if err := w.m.save(w.r.Context(), nil, w.sess); err != nil {
+		if err := ignoreEnded(w.m.save(w.r.Context(), nil, w.sess, false)); err != nil {
 			w.m.HandleError(discardWriter{}, w.r, err)
 		}
 	}
@@ -166,10 +177,12 @@ func (w *sessionWriter) FlushError() error {
 func (w *sessionWriter) Flush() { _ = w.FlushError() }
 
 // Hijack saves the session (the cookie can no longer be sent, but the store
-// is written) and hands over the connection. A save error is returned and
-// the connection is not hijacked.
+// is written) and hands over the connection. Since no cookie can follow,
+// a session due for automatic rotation keeps its ID, and one rotated
+// explicitly (Rotate) is not saved: Hijack fails with that error. A save
+// error is returned and the connection is not hijacked.
 func (w *sessionWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if err := w.commit(); err != nil {
+	if err := w.commit(true); err != nil {
 		return nil, nil, err
 	}
 	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()

@@ -16,20 +16,43 @@ import (
 // for a session that is read but never changed.
 const refreshFraction = 10
 
+// phase is where a tracked session is in its life.
+type phase uint8
+
+const (
+	// phaseFresh: made by the manager and never saved; it is saved (created
+	// in the store) once Data holds something.
+	phaseFresh phase = iota
+	// phaseStored: loaded from, or saved to, the store or a sealed cookie
+	// under storedID.
+	phaseStored
+	// phaseEnded: the session ended after it was loaded (destroyed,
+	// retired by an explicit rotation, expired), or it was loaded through
+	// a retired ID within the grace; it is never saved again.
+	phaseEnded
+)
+
 // tracked is what the manager remembers about a session it handed out,
 // between Load (or New) and Save. It never points at the session, so that
 // the session can be collected.
 type tracked struct {
+	phase phase
 	// storedID is the ID the session is saved under (the one the client's
-	// cookie holds); empty while the session was never saved. After a
-	// rotation it differs from Session.ID until the save, which then
-	// deletes it from the store.
+	// cookie holds); empty while the session was never saved. After an
+	// explicit Rotate it differs from Session.ID until the save, which
+	// then retires it.
 	storedID string
 	// snapshot is the JSON of Data as loaded or last saved.
 	snapshot []byte
-	// fresh marks a session made by the manager and never saved: it is
-	// saved only once Data holds something.
-	fresh bool
+	// version is what a VersionedStore holds under storedID as loaded or
+	// last written; ttl is what remained of its TTL at load.
+	version []byte
+	ttl     time.Duration
+	// rotate marks an explicit Rotate, which the next save carries out.
+	rotate bool
+	// forwarded marks a session reached through an automatic rotation's
+	// marker: the response sends its cookie again.
+	forwarded bool
 	// err is a failure to make an ID for this session (New, Rotate),
 	// returned by its next save instead of writing a weak or stale ID.
 	err error
@@ -83,8 +106,9 @@ func (t *tracker) len() int {
 	return len(t.m)
 }
 
-// dirty reports whether sess must be written back, and returns the JSON of
-// its Data for the new snapshot (nil when not needed).
+// dirty reports whether sess must be written back by a store without
+// versions or a sealed cookie, and returns the JSON of its Data for the
+// new snapshot (nil when not needed).
 //
 // Change detection compares the JSON encoding of Data with the snapshot
 // taken at Load: what a store or the sealed cookie keeps is that encoding,
@@ -93,7 +117,7 @@ func (t *tracker) len() int {
 // session. The cost is one encoding of Data at Load and one per save
 // attempt; a fresh session with empty Data costs nothing.
 func (m *Manager) dirty(sess *Session, st *tracked, now time.Time) (bool, []byte, error) {
-	if st != nil && st.fresh && len(sess.Data) == 0 {
+	if st != nil && st.phase == phaseFresh && len(sess.Data) == 0 {
 		return false, nil, nil
 	}
 	data, err := marshalData(sess.Data)
@@ -101,7 +125,7 @@ func (m *Manager) dirty(sess *Session, st *tracked, now time.Time) (bool, []byte
 		return false, nil, err
 	}
 	switch {
-	case st == nil, st.fresh, sess.ID != st.storedID, !bytes.Equal(data, st.snapshot):
+	case st == nil, st.phase == phaseFresh, sess.ID != st.storedID, !bytes.Equal(data, st.snapshot):
 		return true, data, nil
 	}
 	return m.refreshDue(sess, now), data, nil
@@ -111,4 +135,11 @@ func (m *Manager) dirty(sess *Session, st *tracked, now time.Time) (bool, []byte
 // push its idle timeout forward (see refreshFraction).
 func (m *Manager) refreshDue(sess *Session, now time.Time) bool {
 	return m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) >= m.cfg.MaxAge/refreshFraction
+}
+
+// touchDue reports whether an unchanged session in a VersionedStore should
+// have its TTL pushed forward: when more than MaxAge/refreshFraction of
+// lifetime has run out since the last write or touch.
+func (m *Manager) touchDue(st *tracked, lifetime time.Duration) bool {
+	return m.cfg.MaxAge > 0 && st.ttl > 0 && lifetime-st.ttl >= m.cfg.MaxAge/refreshFraction
 }

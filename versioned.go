@@ -1,0 +1,185 @@
+package redisstore
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/session"
+)
+
+// Conditional writes (session.VersionedStore).
+//
+// A version is the stored bytes themselves: the script compares the value
+// under the key with the one the request loaded, which costs Redis a
+// memcmp (a digest would cost it a SHA1 of the value) and the client a
+// copy it already has. One script does every conditional write, in one
+// round trip on any topology, since it touches one key:
+//
+//	KEYS[1] the key; ARGV[1] the new value ("" to only set the TTL);
+//	ARGV[2] the expected value ("" for "nothing"); ARGV[3] the TTL in ms.
+//
+// It answers "" when it wrote, a null when the key holds nothing it
+// expected (the session ended), and "~" followed by the current value when
+// it holds another value, so a conflict costs no second round trip. The
+// tilde keeps a stored empty string apart from success.
+var casScript = client.NewScript(`local cur = redis.call('GET', KEYS[1])
+local want = ARGV[2]
+if want == '' then want = false end
+if cur ~= want then
+  if cur then return '~' .. cur end
+  return false
+end
+if ARGV[1] == '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+end
+return ''`)
+
+// Markers are values no JSON starts with: "!moved:<new ID>:<unix ms>" after
+// an automatic rotation, "!retired:<unix ms>" after an explicit one. Load
+// and LoadContext report a marker as ErrSessionNotFound: the session is no
+// longer there.
+const (
+	markerMoved   = "!moved:"
+	markerRetired = "!retired:"
+)
+
+// appendMarker appends m's encoding to b.
+func appendMarker(b []byte, m session.Marker) []byte {
+	if m.MovedTo != "" {
+		b = append(b, markerMoved...)
+		b = append(b, m.MovedTo...)
+		b = append(b, ':')
+	} else {
+		b = append(b, markerRetired...)
+	}
+	return strconv.AppendInt(b, m.At.UnixMilli(), 10)
+}
+
+// isMarker reports whether a stored value is a rotation marker.
+func isMarker(v []byte) bool { return len(v) > 0 && v[0] == '!' }
+
+// parseMarker decodes a marker; ok is false for a value starting with '!'
+// that is not one (a foreign value, which the caller treats as invalid).
+func parseMarker(v []byte) (m session.Marker, ok bool) {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(v, []byte(markerRetired)):
+		rest = v[len(markerRetired):]
+	case bytes.HasPrefix(v, []byte(markerMoved)):
+		i := bytes.LastIndexByte(v, ':')
+		if i <= len(markerMoved) {
+			return m, false
+		}
+		m.MovedTo, rest = string(v[len(markerMoved):i]), v[i+1:]
+	default:
+		return m, false
+	}
+	ms, err := strconv.ParseInt(string(rest), 10, 64)
+	if err != nil {
+		return session.Marker{}, false
+	}
+	m.At = time.UnixMilli(ms)
+	return m, true
+}
+
+// stored turns a value read under id into a session.Stored. A marker that
+// does not parse is an invalid value.
+func stored(id string, v []byte) (session.Stored, error) {
+	if !isMarker(v) {
+		return session.Stored{Value: v, Version: v}, nil
+	}
+	m, ok := parseMarker(v)
+	if !ok {
+		return session.Stored{}, invalidValue(id, "not a session nor a rotation marker")
+	}
+	return session.Stored{Version: v, Marker: &m}, nil
+}
+
+// LoadVersion returns what id holds, with what remains of its TTL (GET and
+// PTTL in one round trip): a session, a rotation marker, or nothing (the
+// zero Stored and a nil error).
+func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, error) {
+	if err := checkID(id); err != nil {
+		return session.Stored{}, err
+	}
+	var b client.Batch
+	b.Idempotent = true
+	key := client.Key(s.cfg.Prefix, id)
+	b.Add(client.ReplyBulk, "GET", key)
+	b.Add(client.ReplyInt, "PTTL", key)
+	if err := s.c.Do(ctx, &b); err != nil {
+		return session.Stored{}, loadError(id, err)
+	}
+	if b.Replies[0].Null {
+		return session.Stored{}, nil
+	}
+	st, err := stored(id, b.Replies[0].Bulk)
+	if pttl := b.Replies[1].Int; pttl > 0 {
+		st.TTL = time.Duration(pttl) * time.Millisecond
+	}
+	return st, err
+}
+
+// SaveVersion writes value under id for ttl (zero: the store's TTL) if id
+// still holds version, or nothing when version is nil.
+func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+	if len(value) == 0 || isMarker(value) {
+		return session.Stored{}, false, invalidValue(id, "empty or marker value to save")
+	}
+	st, ok, err := s.cas(ctx, id, value, version, ttl)
+	if ok {
+		st = session.Stored{Value: value, Version: value}
+	}
+	return st, ok, err
+}
+
+// TouchVersion sets id's TTL to ttl (zero: the store's TTL) if id still
+// holds version, with PEXPIRE inside the script.
+func (s *Store[S]) TouchVersion(ctx context.Context, id string, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+	if len(version) == 0 {
+		return session.Stored{}, false, invalidValue(id, "touch without a version")
+	}
+	return s.cas(ctx, id, nil, version, ttl)
+}
+
+// Retire replaces the session under id, if id still holds version, with
+// marker for ttl.
+func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker session.Marker, ttl time.Duration) (session.Stored, bool, error) {
+	if len(version) == 0 {
+		return session.Stored{}, false, invalidValue(id, "retire without a version")
+	}
+	var buf [64 + MaxIDLength]byte
+	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl)
+}
+
+// cas runs casScript and decodes its answer.
+func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+	if err := checkID(id); err != nil {
+		return session.Stored{}, false, err
+	}
+	if ttl <= 0 {
+		ttl = time.Duration(s.ttl.Load())
+	}
+	var b client.Batch
+	b.AddScript(client.ReplyBulk, casScript, 1, client.Key(s.cfg.Prefix, id),
+		client.Bytes(value), client.Bytes(version), client.Int(max(int64(ttl/time.Millisecond), 1)))
+	if err := s.c.Do(ctx, &b); err != nil {
+		return session.Stored{}, false, err
+	}
+	r := &b.Replies[0]
+	switch {
+	case r.Null:
+		return session.Stored{}, false, nil
+	case len(r.Bulk) == 0:
+		return session.Stored{}, true, nil
+	case r.Bulk[0] != '~':
+		return session.Stored{}, false, invalidValue(id, "unexpected script reply")
+	}
+	st, err := stored(id, r.Bulk[1:])
+	return st, false, err
+}
