@@ -547,3 +547,33 @@ func TestSaveOfEndedSessionReportsIt(t *testing.T) {
 		t.Error("an ended session was saved or sent")
 	}
 }
+
+// warnings is a Logger that keeps its warnings.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Info(string, ...any) {}
+func (w *warnings) Warn(msg string, args ...any) {
+	w.mu.Lock()
+	w.msgs = append(w.msgs, msg)
+	w.mu.Unlock()
+}
+
+// An ACL user without +@scripting gets the plain behaviour (unconditional
+// writes) with one warning, not a failure on every save.
+func TestServerRefusingScriptsSavesPlainlyWithOneWarning(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{Users: []string{"app on >apppw ~* +@all -@scripting"}})
+	var log warnings
+	a := newApp(t, Options{Addr: srv.Addr, Username: "app", Password: "apppw", Logger: &log})
+	id := a.login("alice")
+	a.do(context.Background(), id, "/set?x=1")
+	a.do(context.Background(), id, "/set?y=2")
+	if data := a.data(id); data["x"] != "1" || data["y"] != "2" || data["user"] != "alice" {
+		t.Errorf("stored %v", data)
+	}
+	if len(log.msgs) != 1 || !strings.Contains(log.msgs[0], "refuses scripts") {
+		t.Errorf("warnings: %q", log.msgs)
+	}
+}

@@ -27,6 +27,8 @@ type Store[S any] struct {
 	codec codec[S]        // the session's JSON
 	ttl   atomic.Int64    // time.Duration of later Saves; SetTTL changes it
 	c     *client.Client
+
+	noScripts atomic.Bool // the server refused casScript: writes are plain
 }
 
 // RedisStore is the store of this module's session.Session, for

@@ -3,10 +3,13 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -157,7 +160,8 @@ func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker
 	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl)
 }
 
-// cas runs casScript and decodes its answer.
+// cas runs casScript and decodes its answer; on a server that refuses
+// scripts it writes unconditionally (see plainCAS).
 func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, ttl time.Duration) (session.Stored, bool, error) {
 	if err := checkID(id); err != nil {
 		return session.Stored{}, false, err
@@ -165,11 +169,22 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
+	ms := client.Int(max(int64(ttl/time.Millisecond), 1))
+	if s.noScripts.Load() {
+		return s.plainCAS(ctx, id, value, ms)
+	}
 	var b client.Batch
 	b.AddScript(client.ReplyBulk, casScript, 1, client.Key(s.cfg.Prefix, id),
-		client.Bytes(value), client.Bytes(version), client.Int(max(int64(ttl/time.Millisecond), 1)))
+		client.Bytes(value), client.Bytes(version), ms)
 	if err := s.c.Do(ctx, &b); err != nil {
-		return session.Stored{}, false, err
+		if !refusesScripts(err) {
+			return session.Stored{}, false, err
+		}
+		if !s.noScripts.Swap(true) {
+			s.cfg.client.Logger.Warn("redisstore: the server refuses scripts, so saves are not conditional: parallel requests of one session may lose changes or bring back a logged-out session",
+				"error", err.Error())
+		}
+		return s.plainCAS(ctx, id, value, ms)
 	}
 	r := &b.Replies[0]
 	switch {
@@ -182,4 +197,33 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 	}
 	st, err := stored(id, r.Bulk[1:])
 	return st, false, err
+}
+
+// refusesScripts reports a server that will never run casScript: an ACL
+// user without +@scripting (NOPERM), or a proxy that does not know
+// EVALSHA or EVAL.
+func refusesScripts(err error) bool {
+	var re resp.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	return re.Kind == "NOPERM" && strings.Contains(re.Msg, "eval") ||
+		re.Kind == "ERR" && strings.Contains(re.Msg, "unknown command") && strings.Contains(strings.ToLower(re.Msg), "eval")
+}
+
+// plainCAS is what cas does on a server that refuses scripts: what the
+// store did before conditional writes. A value is SET whatever the key
+// holds; a touch is PEXPIRE, which does nothing to a session that ended.
+func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg) (session.Stored, bool, error) {
+	var b client.Batch
+	b.Idempotent = true
+	key := client.Key(s.cfg.Prefix, id)
+	if len(value) == 0 {
+		b.Add(client.ReplyInt, "PEXPIRE", key, ms)
+		err := s.c.Do(ctx, &b)
+		return session.Stored{}, err == nil && b.Replies[0].Int == 1, err
+	}
+	b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("PX"), ms)
+	err := s.c.Do(ctx, &b)
+	return session.Stored{}, err == nil, err
 }
