@@ -17,6 +17,10 @@
 //   - A cookie value that is not a well-formed ID (22 base64url characters)
 //     is never sent to the store, and an ID the client chose is never
 //     adopted: a fresh session always gets a new random ID.
+//   - Every cookie with the session's name is tried (up to eight, in the
+//     order the browser sent them), not only the first: a cookie planted
+//     for the parent domain by a sibling subdomain, sent first, does not
+//     lock the user out of their session.
 //   - A session is written back only when it needs it (see below), so
 //     requests that do not use the session cost no store write and set no
 //     cookie.

@@ -103,15 +103,11 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 	return sess, nil
 }
 
-// loadCookie returns the session the request's cookie names, or nil when
+// loadCookieValue returns the session one cookie value names, or nil when
 // there is none to use; an error only for a store failure.
-func (m *Manager) loadCookie(ctx context.Context, r *http.Request) (*Session, error) {
-	c, err := r.Cookie(m.cfg.CookieName)
-	if err != nil || c.Value == "" {
-		return nil, nil
-	}
+func (m *Manager) loadCookieValue(ctx context.Context, value string) (*Session, error) {
 	if m.cfg.Store == nil {
-		plain, err := m.open(c.Value)
+		plain, err := m.open(value)
 		if err != nil {
 			return nil, nil
 		}
@@ -124,10 +120,10 @@ func (m *Manager) loadCookie(ctx context.Context, r *http.Request) (*Session, er
 		}
 		return &sess, nil
 	}
-	if !validID(c.Value) {
+	if !validID(value) {
 		return nil, nil
 	}
-	sess, err := storeLoad(ctx, m.cfg.Store, c.Value)
+	sess, err := storeLoad(ctx, m.cfg.Store, value)
 	switch {
 	case err == nil && sess != nil:
 	case err == nil, errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidSession):
@@ -136,9 +132,9 @@ func (m *Manager) loadCookie(ctx context.Context, r *http.Request) (*Session, er
 		return nil, err
 	}
 	if sess.ID == "" {
-		sess.ID = c.Value
+		sess.ID = value
 	}
-	if sess.ID != c.Value {
+	if sess.ID != value {
 		return nil, nil // the store answered for another ID: do not use it
 	}
 	if sess.Data == nil {
