@@ -32,6 +32,11 @@
 //   - Responses vary on Cookie, and those setting the cookie carry
 //     Cache-Control: no-cache="Set-Cookie", so shared caches do not hand one
 //     user's cookie to another.
+//   - NewManager rejects cookie settings browsers drop silently (a
+//     "__Host-" or "__Secure-" name, or SameSite None, without Secure; a
+//     "__Host-" name with a Domain or a Path other than "/"; a Domain that
+//     is not a host name or IPv4 address) instead of handing every request
+//     a fresh session.
 //   - A failing random source is an error (ErrRandomFailed), never a weak ID.
 //   - The sealed cookie binds the cookie name as associated data; cookies
 //     sealed by sessionx do not open here (users start a fresh session).

@@ -26,7 +26,11 @@ type Manager struct {
 
 // NewManager checks cfg and returns a Manager. It fails with an error
 // matching ErrInvalidSecretKey when SecretKey is not 16, 24 or 32 bytes, and
-// rejects a cookie name net/http would not send. The key is copied.
+// rejects a cookie name net/http would not send and cookie settings that
+// browsers drop silently: a "__Host-" name without Secure, with a Domain or
+// with a Path other than "/", a "__Secure-" name without Secure, SameSite
+// None without Secure, a Domain that is not a host name or IPv4 address.
+// The key is copied.
 func NewManager(cfg Config) (*Manager, error) {
 	switch len(cfg.SecretKey) {
 	case 16, 24, 32:
@@ -38,6 +42,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if err := (&http.Cookie{Name: cfg.CookieName}).Valid(); err != nil {
 		return nil, newError("NewManager", fmt.Errorf("session: invalid cookie name %q: %w", cfg.CookieName, err))
+	}
+	if err := checkCookieSettings(cfg); err != nil {
+		return nil, newError("NewManager", err)
 	}
 	cfg.SecretKey = append([]byte(nil), cfg.SecretKey...)
 	block, err := aes.NewCipher(cfg.SecretKey)

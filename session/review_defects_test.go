@@ -1,7 +1,9 @@
 package session
 
 import (
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -89,5 +91,64 @@ func TestCookieValuesAreTriedInOrderOnce(t *testing.T) {
 	}
 	if after, _, _ := store.counts(); after-loads != 2 {
 		t.Errorf("store loads = %d, want 2 (the unknown ID once, then the first session)", after-loads)
+	}
+}
+
+// Browsers drop these cookies without a word: every request would then get
+// a fresh session. NewManager refuses them.
+func TestNewManagerRejectsCookieSettingsBrowsersDrop(t *testing.T) {
+	bad := []struct {
+		name string
+		cfg  Config
+	}{
+		{"__Host- without Secure", DevConfig(testKey, WithCookieName("__Host-sid"))},
+		{"__host- without Secure (prefixes match in any case)", DevConfig(testKey, WithCookieName("__host-sid"))},
+		{"__Host- with a Domain", DefaultConfig(testKey, WithCookieName("__Host-sid"), WithDomain("example.com"))},
+		{"__Host- with Path /app", DefaultConfig(testKey, WithCookieName("__Host-sid"), WithPath("/app"))},
+		{"__Host- without Path", DefaultConfig(testKey, WithCookieName("__Host-sid"), WithPath(""))},
+		{"__Secure- without Secure", DevConfig(testKey, WithCookieName("__Secure-sid"))},
+		{"SameSite None without Secure", DevConfig(testKey, WithSameSite("None"))},
+		{"SameSite NONE without Secure", DevConfig(testKey, WithSameSite("NONE"))},
+		{"Domain with a space", DefaultConfig(testKey, WithDomain("exa mple.com"))},
+		{"Domain with a semicolon", DefaultConfig(testKey, WithDomain("example.com;secure"))},
+		{"Domain with an underscore", DefaultConfig(testKey, WithDomain("ex_ample.com"))},
+		{"Domain with two dots", DefaultConfig(testKey, WithDomain("example..com"))},
+		{"Domain with a port", DefaultConfig(testKey, WithDomain("example.com:8080"))},
+		{"Domain an IPv6 address", DefaultConfig(testKey, WithDomain("::1"))},
+		{"Path with a semicolon", DefaultConfig(testKey, WithPath("/app;Domain=evil.example"))},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewManager(tt.cfg)
+			var se *SessionError
+			if !errors.As(err, &se) || se.Op != "NewManager" {
+				t.Fatalf("NewManager error = %v; want a *SessionError from NewManager", err)
+			}
+			if !strings.HasPrefix(err.Error(), "session: NewManager: ") {
+				t.Errorf("error %q does not start with the package and op", err)
+			}
+			t.Log(err)
+		})
+	}
+	good := []struct {
+		name string
+		cfg  Config
+	}{
+		{"DevConfig", DevConfig(testKey)},
+		{"DefaultConfig", DefaultConfig(testKey)},
+		{"__Host- done right", DefaultConfig(testKey, WithCookieName("__Host-sid"))},
+		{"__Secure- with Secure and a Domain", DefaultConfig(testKey, WithCookieName("__Secure-sid"), WithDomain("example.com"))},
+		{"SameSite None with Secure", DefaultConfig(testKey, WithSameSite("none"))},
+		{"Domain with a leading dot", DefaultConfig(testKey, WithDomain(".example.com"))},
+		{"Domain an IPv4 address", DefaultConfig(testKey, WithDomain("192.0.2.1"))},
+		{"Domain localhost", DevConfig(testKey, WithDomain("localhost"))},
+		{"no Path", DevConfig(testKey, WithPath(""))},
+	}
+	for _, tt := range good {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewManager(tt.cfg); err != nil {
+				t.Errorf("NewManager: %v", err)
+			}
+		})
 	}
 }
