@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -70,7 +71,8 @@ func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S
 }
 
 // Load returns the session stored under id, ErrSessionNotFound when there is
-// none, or ErrInvalidSession when the stored value is not JSON of S.
+// none, or ErrInvalidSession when the stored value is not JSON of S or the
+// key holds another Redis type (a WRONGTYPE reply, which it wraps).
 func (s *Store[S]) Load(id string) (*S, error) {
 	return s.LoadContext(context.Background(), id)
 }
@@ -105,6 +107,12 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	r := &b.Replies[0]
 	if cap(r.Bulk) <= 1<<20 {
 		*bp = r.Bulk[:0] // keep a grown buffer, unless it grew huge
+	}
+	if e, ok := errors.AsType[resp.Error](err); ok && e.Kind == "WRONGTYPE" {
+		// A key of another type under the session's name is a value we
+		// cannot decode, not an outage: the manager starts a fresh session
+		// (whose save, a SET, would replace the key).
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	if err != nil {
 		return nil, err
