@@ -71,10 +71,10 @@ func NewManager(cfg Config) (*Manager, error) {
 // or overwrite their data. Load passes r's context to a ContextStore.
 //
 // Inside this manager's Middleware, Load returns the session the middleware
-// loaded (the one Get returns), so that the handler and the middleware save
-// one session, not two.
+// loaded (the one Get returns, unless another manager's middleware is nested
+// inside), so that the handler and the middleware save one session, not two.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
-	if sess := Get(r); sess != nil && m.sessions.lookup(sess) != nil {
+	if sess := m.requestSession(r); sess != nil && m.sessions.lookup(sess) != nil {
 		return sess, nil
 	}
 	ctx := r.Context()
@@ -341,7 +341,7 @@ func (m *Manager) write(ctx context.Context, sess *Session, lifetime time.Durati
 func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var ids []string
-	sess := Get(r)
+	sess := m.requestSession(r)
 	var st *tracked
 	if sess != nil {
 		st = m.sessions.lookup(sess)

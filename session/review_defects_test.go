@@ -152,3 +152,77 @@ func TestNewManagerRejectsCookieSettingsBrowsersDrop(t *testing.T) {
 		})
 	}
 }
+
+// nestedManagers returns two managers with their own stores and cookies
+// ("a" outside, "b" inside) and a cookie for a session of each, holding
+// user=alice in a and user=bob in b.
+func nestedManagers(t *testing.T) (a, b *Manager, storeA, storeB *memStore, cookieA, cookieB *http.Cookie) {
+	t.Helper()
+	storeA, storeB = newMemStore(), newMemStore()
+	a = newTestManager(t, WithStore(storeA), WithCookieName("a"))
+	b = newTestManager(t, WithStore(storeB), WithCookieName("b"))
+	cookieA = cookieNamed(serve(appMux(a), "/set?k=user&v=alice"), "a")
+	cookieB = cookieNamed(serve(appMux(b), "/set?k=user&v=bob"), "b")
+	if cookieA == nil || cookieB == nil {
+		t.Fatal("sessions not created")
+	}
+	return a, b, storeA, storeB, cookieA, cookieB
+}
+
+// With two managers nested, each one's Destroy ends its own session only.
+func TestNestedManagersEachDestroyOnlyTheirOwnSession(t *testing.T) {
+	for _, outer := range []bool{true, false} {
+		name := map[bool]string{true: "outer destroys", false: "inner destroys"}[outer]
+		t.Run(name, func(t *testing.T) {
+			a, b, storeA, storeB, cookieA, cookieB := nestedManagers(t)
+			gone, kept := a, b
+			goneStore, keptStore := storeA, storeB
+			goneCookie, keptCookie := cookieA, cookieB
+			if !outer {
+				gone, kept = b, a
+				goneStore, keptStore = storeB, storeA
+				goneCookie, keptCookie = cookieB, cookieA
+			}
+			h := a.Middleware(b.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := gone.Destroy(w, r); err != nil {
+					t.Error(err)
+				}
+			})))
+			rec := serve(h, "/", cookieA, cookieB)
+			if goneStore.has(goneCookie.Value) {
+				t.Errorf("session %q still in its store", goneCookie.Name)
+			}
+			if c := cookieNamed(rec, goneCookie.Name); c == nil || c.MaxAge >= 0 {
+				t.Errorf("cookie %q not expired: %v", goneCookie.Name, c)
+			}
+			if !keptStore.has(keptCookie.Value) {
+				t.Errorf("session %q deleted from its store", keptCookie.Name)
+			}
+			if c := cookieNamed(rec, keptCookie.Name); c != nil {
+				t.Errorf("cookie %q touched: %v", keptCookie.Name, c)
+			}
+			want := map[*Manager]string{a: "alice", b: "bob"}[kept]
+			if got := serve(appMux(kept), "/get?k=user", keptCookie).Body.String(); got != want {
+				t.Errorf("session %q afterwards: user = %q, want %q", keptCookie.Name, got, want)
+			}
+		})
+	}
+}
+
+// With two managers nested, the outer one's Load in the handler returns the
+// session its middleware loaded (and saves), not a second copy.
+func TestNestedManagersLoadTheirOwnMiddlewareSession(t *testing.T) {
+	a, b, storeA, _, cookieA, cookieB := nestedManagers(t)
+	h := a.Middleware(b.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, err := a.Load(r)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		sess.Data["user"] = "carol" // saved by a's middleware, without a.Save
+	})))
+	serve(h, "/", cookieA, cookieB)
+	if got := serve(appMux(a), "/get?k=user", cookieA).Body.String(); got != "carol" {
+		t.Errorf("a's session: user = %q, want carol (stored %d sessions)", got, len(storeA.data))
+	}
+}
