@@ -401,13 +401,14 @@ func (m *Manager) Rotate(sess *Session) {
 }
 
 // HandleError answers r with the configured error handler (WithErrorHandler),
-// or with a plain-text 503 Service Unavailable and a log line by default.
+// or with a plain-text 503 Service Unavailable and a log line by default
+// (the error, the method and the quoted URL path).
 // Adapters for other routers call it where the middleware would.
 func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
 		return
 	}
-	log.Printf("%v (%s %s)", err, r.Method, r.URL.Path)
+	log.Printf("%v (%s %q)", err, r.Method, r.URL.Path) // quoted: a %0a in the path must not start a forged log line
 	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 }

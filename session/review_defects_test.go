@@ -1,7 +1,10 @@
 package session
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"strings"
 	"testing"
@@ -224,5 +227,26 @@ func TestNestedManagersLoadTheirOwnMiddlewareSession(t *testing.T) {
 	serve(h, "/", cookieA, cookieB)
 	if got := serve(appMux(a), "/get?k=user", cookieA).Body.String(); got != "carol" {
 		t.Errorf("a's session: user = %q, want carol (stored %d sessions)", got, len(storeA.data))
+	}
+}
+
+// A newline in the path (%0a) must not start a forged log line.
+func TestDefaultErrorHandlerQuotesThePathInItsLogLine(t *testing.T) {
+	var buf bytes.Buffer
+	log.SetOutput(&buf)
+	t.Cleanup(func() { log.SetOutput(io.Discard) })
+	store := newMemStore()
+	store.loadErr = errors.New("connection refused")
+	m := newTestManager(t, WithStore(store))
+	rec := serve(appMux(m), "/get%0a2025/03/01%2012:00:00%20admin%20logged%20in", &http.Cookie{Name: "sessionx", Value: mustID(t)})
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", rec.Code)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "\n"); n != 1 {
+		t.Errorf("%d log lines, want 1:\n%s", n, out)
+	}
+	if want := `"/get\n2025/03/01 12:00:00 admin logged in"`; !strings.Contains(out, want) {
+		t.Errorf("log %q does not hold the quoted path %s", out, want)
 	}
 }
