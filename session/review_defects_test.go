@@ -3,11 +3,14 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Tests for the defects of review issue 18, item 7. Each failed before its fix.
@@ -248,5 +251,31 @@ func TestDefaultErrorHandlerQuotesThePathInItsLogLine(t *testing.T) {
 	}
 	if want := `"/get\n2025/03/01 12:00:00 admin logged in"`; !strings.Contains(out, want) {
 		t.Errorf("log %q does not hold the quoted path %s", out, want)
+	}
+}
+
+// A huge MaxAge used to overflow into Max-Age=1: a cookie gone in a second.
+func TestHugeMaxAgeIsCappedNotWrapped(t *testing.T) {
+	const cap400Days = 400 * 24 * 60 * 60
+	tests := []struct {
+		maxAge time.Duration
+		want   int
+	}{
+		{math.MaxInt64, cap400Days},
+		{math.MaxInt64 - time.Second/2, cap400Days},
+		{100 * 365 * 24 * time.Hour, cap400Days},
+		{401 * 24 * time.Hour, cap400Days},
+		{400 * 24 * time.Hour, cap400Days},
+		{30 * time.Minute, 1800},
+		{1500 * time.Millisecond, 2},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.maxAge), func(t *testing.T) {
+			m := newTestManager(t, WithStore(newMemStore()), WithMaxAge(tt.maxAge))
+			c := sessionCookie(serve(appMux(m), "/set?k=a&v=1"))
+			if c == nil || c.MaxAge != tt.want {
+				t.Errorf("cookie %v, want Max-Age=%d", c, tt.want)
+			}
+		})
 	}
 }
