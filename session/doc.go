@@ -29,6 +29,10 @@
 //     one it clears.
 //   - An optional absolute timeout (WithAbsoluteTimeout) beside the idle one
 //     (MaxAge); the TTL given to a TTLStore is the smaller of the two.
+//   - A session whose CreatedAt or UpdatedAt is more than a minute in the
+//     future (a clock that went back, a tampered value) is expired: it
+//     cannot stretch the idle or absolute timeout. Servers sharing a store
+//     need clocks within a minute of each other.
 //   - Responses vary on Cookie, and those setting the cookie carry
 //     Cache-Control: no-cache="Set-Cookie", so shared caches do not hand one
 //     user's cookie to another.

@@ -150,8 +150,19 @@ func (m *Manager) loadCookieValue(ctx context.Context, value string) (*Session, 
 	return sess, nil
 }
 
-// expired reports whether sess is past its idle or absolute timeout.
+// maxClockSkew is how far in the future a session's CreatedAt or UpdatedAt
+// may be (clocks of several servers disagree a little) before expired
+// refuses it.
+const maxClockSkew = time.Minute
+
+// expired reports whether sess is past its idle or absolute timeout. A
+// session whose CreatedAt or UpdatedAt is more than maxClockSkew after now
+// (a clock that went back, a tampered value) is expired too: a date in the
+// future would stretch both timeouts by as much.
 func (m *Manager) expired(sess *Session, now time.Time) bool {
+	if sess.CreatedAt.Sub(now) > maxClockSkew || sess.UpdatedAt.Sub(now) > maxClockSkew {
+		return true
+	}
 	if m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) > m.cfg.MaxAge {
 		return true
 	}

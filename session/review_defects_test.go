@@ -279,3 +279,42 @@ func TestHugeMaxAgeIsCappedNotWrapped(t *testing.T) {
 		})
 	}
 }
+
+// A session dated in the future (a clock that went back, a forged sealed
+// cookie) must not live longer than MaxAge or the absolute timeout allow.
+func TestSessionFromTheFutureIsExpired(t *testing.T) {
+	modes(t, func(t *testing.T, store *memStore, opts ...ConfigOption) {
+		clock := useFakeClock(t)
+		m := newTestManager(t, append(opts, WithAbsoluteTimeout(time.Hour))...)
+		h := appMux(m)
+		now := clock.Now()
+		tests := []struct {
+			name             string
+			created, updated time.Duration // after now
+			wantKept         bool
+		}{
+			{"created 2m ahead", 2 * time.Minute, 0, false},
+			{"updated 2m ahead", 0, 2 * time.Minute, false},
+			{"both a year ahead", 365 * 24 * time.Hour, 365 * 24 * time.Hour, false},
+			{"both 30s ahead (clock skew)", 30 * time.Second, 30 * time.Second, true},
+			{"both a minute ahead", time.Minute, time.Minute, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				sess := &Session{
+					ID:        mustID(t),
+					Data:      map[string]interface{}{"user": "alice"},
+					CreatedAt: now.Add(tt.created),
+					UpdatedAt: now.Add(tt.updated),
+				}
+				got := serve(h, "/get?k=user", cookieFor(t, m, store, sess)).Body.String()
+				if kept := got == "alice"; kept != tt.wantKept {
+					t.Errorf("user = %q; kept %v, want %v", got, kept, tt.wantKept)
+				}
+				if store != nil && !tt.wantKept && store.has(sess.ID) {
+					t.Error("the expired session is still in the store")
+				}
+			})
+		}
+	})
+}
