@@ -13,7 +13,8 @@ import (
 var ErrSessionNotFound error = notFoundError{}
 
 // ErrInvalidSession is returned by Load when the value stored under the ID is
-// not valid JSON for the session type; it wraps the JSON error. It also
+// not valid JSON for the session type, wrapping the JSON error, or when the
+// key holds another Redis type, wrapping the WRONGTYPE reply. It also
 // matches session.ErrInvalidSession, so the session manager starts a fresh
 // session instead of failing every request of that user.
 var ErrInvalidSession error = invalidSessionError{}

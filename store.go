@@ -74,7 +74,8 @@ func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S
 }
 
 // Load returns the session stored under id, ErrSessionNotFound when there is
-// none, or ErrInvalidSession when the stored value is not JSON of S.
+// none, or ErrInvalidSession when the stored value is not JSON of S or the
+// key holds another Redis type (a WRONGTYPE reply, which it wraps).
 func (s *Store[S]) Load(id string) (*S, error) {
 	return s.LoadContext(context.Background(), id)
 }

@@ -54,8 +54,8 @@ func (m *Manager) loadVersioned(r *http.Request, vs VersionedStore, id string, n
 			return nil, nil, nil
 		}
 		sess := new(Session)
-		if err := sess.UnmarshalJSON(got.Value); err != nil || sess.ID != id || m.pastAbsolute(sess, now) {
-			return nil, nil, nil // another ID's session, or past its absolute timeout: the TTL ends it
+		if err := sess.UnmarshalJSON(got.Value); err != nil || sess.ID != id || m.pastLimits(sess, now) {
+			return nil, nil, nil // another ID's, past its absolute timeout or dated in the future
 		}
 		if sess.Data == nil {
 			sess.Data = make(map[string]interface{})

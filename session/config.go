@@ -16,8 +16,9 @@ type Config struct {
 	// Store, as sessionx does.
 	SecretKey []byte
 	// MaxAge is the idle timeout: a session not written for longer is
-	// expired. It is also the cookie's Max-Age. Zero means no idle timeout
-	// and a browser-session cookie. Default 24h.
+	// expired. It is also the cookie's Max-Age, capped at 400 days as
+	// browsers cap it. Zero means no idle timeout and a browser-session
+	// cookie. Default 24h.
 	MaxAge time.Duration
 	// Path is the cookie's Path. Default "/"; zero leaves it to the browser.
 	Path string
@@ -108,7 +109,7 @@ func DevConfig(secretKey []byte, opts ...ConfigOption) Config {
 	return cfg
 }
 
-// WithMaxAge sets the idle timeout and cookie Max-Age.
+// WithMaxAge sets the idle timeout and cookie Max-Age (at most 400 days).
 func WithMaxAge(d time.Duration) ConfigOption { return func(c *Config) { c.MaxAge = d } }
 
 // WithCookieName sets the cookie name.

@@ -42,8 +42,14 @@ func (m *Manager) open(value string) ([]byte, error) {
 	return plain, nil
 }
 
+// maxCookieMaxAge caps the cookie's Max-Age. Browsers cap it at 400 days
+// anyway (RFC 6265bis), and the cap keeps the conversion to seconds of a
+// huge MaxAge from overflowing into a tiny or negative Max-Age.
+const maxCookieMaxAge = 400 * 24 * time.Hour
+
 // cookie returns the session cookie carrying value. maxAge > 0 becomes
-// Max-Age in whole seconds (at least 1); zero makes a browser-session cookie.
+// Max-Age in whole seconds (at least 1, at most 400 days); zero makes a
+// browser-session cookie.
 func (m *Manager) cookie(value string, maxAge time.Duration) *http.Cookie {
 	c := &http.Cookie{
 		Name:     m.cfg.CookieName,
@@ -55,7 +61,7 @@ func (m *Manager) cookie(value string, maxAge time.Duration) *http.Cookie {
 		SameSite: sameSiteMode(m.cfg.SameSite),
 	}
 	if maxAge > 0 {
-		c.MaxAge = max(int((maxAge+time.Second-1)/time.Second), 1)
+		c.MaxAge = max(int((min(maxAge, maxCookieMaxAge)+time.Second-1)/time.Second), 1)
 	}
 	return c
 }

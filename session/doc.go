@@ -17,6 +17,10 @@
 //   - A cookie value that is not a well-formed ID (22 base64url characters)
 //     is never sent to the store, and an ID the client chose is never
 //     adopted: a fresh session always gets a new random ID.
+//   - Every cookie with the session's name is tried (up to eight, in the
+//     order the browser sent them), not only the first: a cookie planted
+//     for the parent domain by a sibling subdomain, sent first, does not
+//     lock the user out of their session.
 //   - A session is written back only when it needs it (see below), so
 //     requests that do not use the session cost no store write and set no
 //     cookie.
@@ -25,9 +29,18 @@
 //     one it clears.
 //   - An optional absolute timeout (WithAbsoluteTimeout) beside the idle one
 //     (MaxAge); the TTL given to a TTLStore is the smaller of the two.
+//   - A session whose CreatedAt or UpdatedAt is more than a minute in the
+//     future (a clock that went back, a tampered value) is expired: it
+//     cannot stretch the idle or absolute timeout. Servers sharing a store
+//     need clocks within a minute of each other.
 //   - Responses vary on Cookie, and those setting the cookie carry
 //     Cache-Control: no-cache="Set-Cookie", so shared caches do not hand one
 //     user's cookie to another.
+//   - NewManager rejects cookie settings browsers drop silently (a
+//     "__Host-" or "__Secure-" name, or SameSite None, without Secure; a
+//     "__Host-" name with a Domain or a Path other than "/"; a Domain that
+//     is not a host name or IPv4 address) instead of handing every request
+//     a fresh session.
 //   - A failing random source is an error (ErrRandomFailed), never a weak ID.
 //   - The sealed cookie binds the cookie name as associated data; cookies
 //     sealed by sessionx do not open here (users start a fresh session).

@@ -27,7 +27,11 @@ type Manager struct {
 
 // NewManager checks cfg and returns a Manager. It fails with an error
 // matching ErrInvalidSecretKey when SecretKey is not 16, 24 or 32 bytes, and
-// rejects a cookie name net/http would not send. The key is copied.
+// rejects a cookie name net/http would not send and cookie settings that
+// browsers drop silently: a "__Host-" name without Secure, with a Domain or
+// with a Path other than "/", a "__Secure-" name without Secure, SameSite
+// None without Secure, a Domain that is not a host name or IPv4 address.
+// The key is copied.
 func NewManager(cfg Config) (*Manager, error) {
 	switch len(cfg.SecretKey) {
 	case 16, 24, 32:
@@ -39,6 +43,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if err := (&http.Cookie{Name: cfg.CookieName}).Valid(); err != nil {
 		return nil, newError("NewManager", fmt.Errorf("session: invalid cookie name %q: %w", cfg.CookieName, err))
+	}
+	if err := checkCookieSettings(cfg); err != nil {
+		return nil, newError("NewManager", err)
 	}
 	cfg.SecretKey = append([]byte(nil), cfg.SecretKey...)
 	block, err := aes.NewCipher(cfg.SecretKey)
@@ -71,10 +78,10 @@ func NewManager(cfg Config) (*Manager, error) {
 // or overwrite their data. Load passes r's context to a ContextStore.
 //
 // Inside this manager's Middleware, Load returns the session the middleware
-// loaded (the one Get returns), so that the handler and the middleware save
-// one session, not two.
+// loaded (the one Get returns, unless another manager's middleware is nested
+// inside), so that the handler and the middleware save one session, not two.
 func (m *Manager) Load(r *http.Request) (*Session, error) {
-	if sess := Get(r); sess != nil && m.sessions.lookup(sess) != nil {
+	if sess := m.requestSession(r); sess != nil && m.sessions.lookup(sess) != nil {
 		return sess, nil
 	}
 	sess, st, err := m.loadCookies(r)
@@ -92,8 +99,8 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 // state, or nils when there is none; an error only for a store failure.
 func (m *Manager) loadCookies(r *http.Request) (*Session, *tracked, error) {
 	var ended *Session // a retired ID within the grace, if nothing better
-	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
-		sess, st, err := m.loadValue(r, c.Value)
+	for _, value := range m.cookieValues(r) {
+		sess, st, err := m.loadValue(r, value)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -195,15 +202,26 @@ func snapshotOf(sess *Session) []byte {
 	return snapshot
 }
 
-// expired reports whether sess is past its idle or absolute timeout.
+// maxClockSkew is how far in the future a session's CreatedAt or UpdatedAt
+// may be (clocks of several servers disagree a little) before expired
+// refuses it.
+const maxClockSkew = time.Minute
+
+// expired reports whether sess is past its idle or absolute timeout (see
+// pastLimits).
 func (m *Manager) expired(sess *Session, now time.Time) bool {
-	return m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) > m.cfg.MaxAge || m.pastAbsolute(sess, now)
+	return m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) > m.cfg.MaxAge || m.pastLimits(sess, now)
 }
 
-// pastAbsolute reports whether sess is past its absolute timeout. In a
-// VersionedStore the idle timeout is the store's TTL, which a touch pushes
-// forward without rewriting UpdatedAt, so only this one is checked.
-func (m *Manager) pastAbsolute(sess *Session, now time.Time) bool {
+// pastLimits reports whether sess is past its absolute timeout, or dated
+// more than maxClockSkew after now (a clock that went back, a tampered
+// value: a date in the future would stretch both timeouts by as much). In
+// a VersionedStore the idle timeout is the store's TTL, which a touch
+// pushes forward without rewriting UpdatedAt, so only these are checked.
+func (m *Manager) pastLimits(sess *Session, now time.Time) bool {
+	if sess.CreatedAt.Sub(now) > maxClockSkew || sess.UpdatedAt.Sub(now) > maxClockSkew {
+		return true
+	}
 	return m.cfg.AbsoluteTimeout > 0 && now.Sub(sess.CreatedAt) >= m.cfg.AbsoluteTimeout
 }
 
@@ -432,7 +450,7 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), destroyTimeout)
 	defer cancel()
 	var ids []string
-	sess := Get(r)
+	sess := m.requestSession(r)
 	var st *tracked
 	if sess != nil {
 		st = m.sessions.lookup(sess)
@@ -496,13 +514,14 @@ func (m *Manager) Rotate(sess *Session) {
 }
 
 // HandleError answers r with the configured error handler (WithErrorHandler),
-// or with a plain-text 503 Service Unavailable and a log line by default.
+// or with a plain-text 503 Service Unavailable and a log line by default
+// (the error, the method and the quoted URL path).
 // Adapters for other routers call it where the middleware would.
 func (m *Manager) HandleError(w http.ResponseWriter, r *http.Request, err error) {
 	if m.cfg.ErrorHandler != nil {
 		m.cfg.ErrorHandler(w, r, err)
 		return
 	}
-	log.Printf("%v (%s %s)", err, r.Method, r.URL.Path)
+	log.Printf("%v (%s %q)", err, r.Method, r.URL.Path) // quoted: a %0a in the path must not start a forged log line
 	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 }

@@ -13,7 +13,8 @@ import (
 type ContextKey string
 
 // Key is the request-context key under which the middleware stores the
-// request's *Session, as in sessionx.
+// request's *Session, as in sessionx (the innermost middleware's, when
+// managers are nested).
 const Key ContextKey = "sessionx"
 
 // errResponseReplaced is returned by writes after the error handler has
@@ -21,7 +22,8 @@ const Key ContextKey = "sessionx"
 var errResponseReplaced = errors.New("session: response replaced by the session error handler")
 
 // Get returns the request's session, stored by Middleware, or nil outside
-// it.
+// it. With managers nested, it returns the innermost one's session; each
+// Manager's Load and Destroy still act on their own.
 func Get(r *http.Request) *Session {
 	sess, _ := r.Context().Value(Key).(*Session)
 	return sess
@@ -54,7 +56,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.HandleError(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), Key, sess))
+		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), Key, sess), managerKey{m}, sess))
 		sw := &sessionWriter{ResponseWriter: w, m: m, r: r, sess: sess}
 		next.ServeHTTP(sw, r)
 		sw.finish()
