@@ -135,7 +135,7 @@ func newInstance(n int, addr string, opts redisstore.Options, key []byte, logger
 // sessionError answers a request whose session could not be loaded or
 // saved: the store is down, so say so rather than log the user out.
 func (in *instance) sessionError(w http.ResponseWriter, r *http.Request, err error) {
-	in.logger.Printf("%s: %v (%s %s)", in.name, err, r.Method, r.URL.Path)
+	in.logger.Printf("%s: %v (%s %q)", in.name, err, r.Method, r.URL.Path)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Retry-After", "5")
 	w.WriteHeader(http.StatusServiceUnavailable)
