@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessionx-redis/redisstore"
 	"github.com/sessionx-redis/redisstore/internal/benchkit"
@@ -72,6 +73,21 @@ func BenchmarkStore(b *testing.B) {
 		}
 		m.Report(b)
 	})
+	// SaveVersion is the session manager's save: the session encoded, then
+	// written on the condition that Redis still holds the version the
+	// previous save wrote (the steady state of one session's requests).
+	b.Run("SaveVersion", func(b *testing.B) {
+		saveVersions(b, st, pid, benchkit.ID)
+	})
+	b.Run("LoadVersion", func(b *testing.B) {
+		m := benchkit.Start(b, pid)
+		for b.Loop() {
+			if _, err := st.LoadVersion(ctx, benchkit.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		m.Report(b)
+	})
 	b.Run("Delete", func(b *testing.B) {
 		m := benchkit.Start(b, pid)
 		for b.Loop() {
@@ -117,9 +133,60 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("SaveParallel", func(b *testing.B) {
 		parallel(b, func(s *session.Session) error { return st.SaveContext(ctx, s) })
 	})
+	b.Run("SaveVersionParallel", func(b *testing.B) {
+		benchkit.SetParallelism(b)
+		var next atomic.Int64
+		m := benchkit.Start(b, pid)
+		b.RunParallel(func(pb *testing.PB) {
+			// Each goroutine saves its own session: conflicts are not
+			// what this measures.
+			saveVersionLoop(b, st, fmt.Sprintf("%s-v%03d", benchkit.ID, next.Add(1)), pb.Next)
+		})
+		m.Report(b)
+	})
+	b.Run("LoadVersionParallel", func(b *testing.B) {
+		parallel(b, func(s *session.Session) error {
+			_, err := st.LoadVersion(ctx, s.ID)
+			return err
+		})
+	})
 	b.Run("DeleteParallel", func(b *testing.B) {
 		parallel(b, func(s *session.Session) error { return st.DeleteContext(ctx, "deleted-"+s.ID) })
 	})
+}
+
+// saveVersions runs saveVersionLoop as b's loop, measured.
+func saveVersions(b *testing.B, st *redisstore.RedisStore, pid int, id string) {
+	m := benchkit.Start(b, pid)
+	saveVersionLoop(b, st, id, b.Loop)
+	m.Report(b)
+}
+
+// saveVersionLoop saves session id while more says so, each save encoding
+// the session with a new UpdatedAt and conditional on the value the
+// previous one wrote, as the session manager does.
+func saveVersionLoop(b *testing.B, st *redisstore.RedisStore, id string, more func() bool) {
+	ctx := context.Background()
+	sess := benchkit.Session(id)
+	version, err := sess.MarshalJSON()
+	if err == nil {
+		err = st.SaveContext(ctx, sess)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	for more() {
+		sess.UpdatedAt = sess.UpdatedAt.Add(time.Millisecond)
+		value, err := sess.MarshalJSON()
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, ok, err := st.SaveVersion(ctx, id, value, version, 24*time.Hour)
+		if err != nil || !ok {
+			b.Fatalf("SaveVersion = %v, %v", ok, err)
+		}
+		version = got.Version
+	}
 }
 
 // BenchmarkStoreJSON measures encoding and decoding the realistic session

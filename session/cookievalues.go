@@ -12,11 +12,11 @@ import (
 // cost a store lookup each.
 const maxCookieValues = 8
 
-// cookieValues returns the distinct non-empty values of the cookies named
-// like the session cookie in r, in the order the browser sent them (longest
-// path first, then oldest), at most maxCookieValues of them.
-func (m *Manager) cookieValues(r *http.Request) []string {
-	var values []string
+// cookieValues appends to values (a caller's array, so that nothing is
+// allocated) the distinct non-empty values of the cookies named like the
+// session cookie in r, in the order the browser sent them (longest path
+// first, then oldest), at most maxCookieValues of them.
+func (m *Manager) cookieValues(r *http.Request, values []string) []string {
 	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
 		if c.Value == "" || slices.Contains(values, c.Value) {
 			continue

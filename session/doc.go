@@ -8,9 +8,15 @@
 //
 // The API is sessionx's; the behaviour differs where sessionx is unsafe:
 //
-//   - Rotation, explicit (Rotate) or automatic (RotationInterval), deletes
-//     the old ID from the store once the new one is saved, so a stolen or
-//     fixated old cookie loads nothing.
+//   - Parallel requests of one session keep each other's changes, and a
+//     request that loaded a session before a logout or login never brings
+//     it back (with a VersionedStore such as redisstore's; see "Concurrent
+//     requests" below).
+//   - Rotation, explicit (Rotate) or automatic (RotationInterval), retires
+//     the old ID once the new one is saved, so a stolen or fixated old
+//     cookie never leads to the session; with a VersionedStore the old ID
+//     keeps a marker for RotationGrace so that requests already under way
+//     are not logged out, and with other stores it is deleted.
 //   - A store failure on Load is an error, not a fresh session: the
 //     middleware answers through the error handler (503 by default) without
 //     touching the cookie. Save and delete failures reach the handler too.
@@ -24,9 +30,11 @@
 //   - A session is written back only when it needs it (see below), so
 //     requests that do not use the session cost no store write and set no
 //     cookie.
-//   - Destroy deletes the session from the store and returns the error; the
-//     expiring cookie has the same Path, Domain, Secure and SameSite as the
-//     one it clears.
+//   - Destroy deletes the session from the store, even when the client has
+//     gone away (its own deadline, not the request's cancellation), and
+//     returns the error; the expiring cookie has the same Path, Domain,
+//     Secure and SameSite as the one it clears.
+//   - Hijack (a WebSocket upgrade) never rotates: its 101 carries no cookie.
 //   - An optional absolute timeout (WithAbsoluteTimeout) beside the idle one
 //     (MaxAge); the TTL given to a TTLStore is the smaller of the two.
 //   - A session whose CreatedAt or UpdatedAt is more than a minute in the
@@ -46,6 +54,55 @@
 //     sealed by sessionx do not open here (users start a fresh session).
 //   - Load, Save and Destroy pass the request's context to a ContextStore.
 //
+// # Concurrent requests
+//
+// A browser sends requests of one session in parallel (tabs, images,
+// fetches), and a handler changes the copy its request loaded. Saving
+// that copy whole, as sessionx and every Go session library do, lets the
+// last writer win: a change of a parallel request is lost, a slow request
+// writes back a session that was logged out meanwhile, and a login's new
+// cookie is replaced by a parallel request's fresh session. With a
+// VersionedStore the manager guarantees instead:
+//
+//   - No lost updates. Requests that change different top-level Data keys
+//     all keep their changes; when two change the same key, the later save
+//     wins. A save that changed nothing writes nothing.
+//   - No resurrection. A session that ended after a request loaded it
+//     (Destroy, an explicit Rotate, expiry) is not written by that request:
+//     its changes are dropped, its response sets no cookie, and Save
+//     returns an error matching ErrSessionEnded (the middleware treats it
+//     as the end of the session, not as a failure).
+//   - Rotation without logouts. After an automatic rotation the old ID
+//     forwards to the new session for RotationGrace: a request sent with
+//     the old cookie gets the new session and the new cookie again.
+//     Parallel requests that all find rotation due make one new ID. After
+//     an explicit Rotate (login) the old ID never leads to the new session:
+//     within the grace a request with it gets an empty session that is
+//     neither saved nor sent, so it cannot replace the logged-in cookie.
+//     Later, a request with an old ID is told to StaleIDHandler.
+//   - The idle timeout is the store's TTL, set to MaxAge (capped by the
+//     absolute timeout) at every write and pushed forward, once a tenth of
+//     it has run out, by a touch that rewrites nothing.
+//
+// How: Load keeps what the store returned (the version: for redisstore,
+// the stored bytes) beside the snapshot of Data. A save writes only if the
+// store still holds that version (one server-side script, one round
+// trip). When it does not, the store answers with what it holds instead,
+// at no extra cost: another version of the session (the manager re-applies
+// the top-level keys this request set or deleted, found by comparing each
+// key's JSON with the snapshot, and tries again, at most maxSaveAttempts
+// times before ErrConflict), a rotation marker (it follows an automatic
+// one to the new ID; an explicit one ended the session), or nothing (the
+// session ended). A new session is created only if its ID is free.
+// Rotating creates the new ID, then replaces the old session, if still at
+// the loaded version, with a marker kept for the grace and as long again
+// as RotationInterval: "moved to <new ID>" or "retired". A request that
+// finds "moved" where it wanted to rotate joins that rotation instead of
+// making its own.
+//
+// Stores without versions (custom stores, the sealed cookie) keep the
+// last-writer-wins behaviour of sessionx.
+//
 // # When a session is saved
 //
 // Save, and the middleware before the first byte of the response, write a
@@ -60,9 +117,12 @@
 // An unchanged session is still written once a tenth of MaxAge has passed
 // since its last write, so MaxAge stays an idle timeout (between 90% and
 // 100% of MaxAge after the last request) at the price of at most ten writes
-// per MaxAge for a session that is only read. The TTL in the store is the
-// store's own (redisstore's Options.TTL) unless WithAbsoluteTimeout is set:
-// then it is the smaller of MaxAge and what remains of the absolute timeout.
+// per MaxAge for a session that is only read; with a VersionedStore that
+// write is a touch of its TTL, not of its value. The TTL in a
+// VersionedStore is MaxAge, capped by what remains of the absolute timeout;
+// in other stores it is the store's own (redisstore's Options.TTL) unless
+// WithAbsoluteTimeout is set: then it is the smaller of MaxAge and what
+// remains of the absolute timeout.
 //
 // The manager remembers, per session it handed out, the ID it is stored
 // under and the snapshot, keyed by a weak pointer: a session dropped without

@@ -99,7 +99,8 @@ func (m *Manager) Load(r *http.Request) (*Session, error) {
 // state, or nils when there is none; an error only for a store failure.
 func (m *Manager) loadCookies(r *http.Request) (*Session, *tracked, error) {
 	var ended *Session // a retired ID within the grace, if nothing better
-	for _, value := range m.cookieValues(r) {
+	var buf [maxCookieValues]string
+	for _, value := range m.cookieValues(r, buf[:0]) {
 		sess, st, err := m.loadValue(r, value)
 		if err != nil {
 			return nil, nil, err
