@@ -577,3 +577,28 @@ func TestServerRefusingScriptsSavesPlainlyWithOneWarning(t *testing.T) {
 		t.Errorf("warnings: %q", log.msgs)
 	}
 }
+
+// A write of a session whose cookie already names it keeps the key's TTL
+// and sends no Set-Cookie unless the idle refresh is due, so a response
+// that reaches the browser after a login's cannot put the pre-login
+// cookie back. Cookie and TTL change together.
+func TestWriteKeepsTTLAndSendsNoCookieUntilRefreshDue(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newApp(t, Options{Addr: srv.Addr}, session.WithMaxAge(time.Hour))
+	id := a.login("alice")
+	rawDo(t, srv.Addr, "PEXPIRE", "sessionx:"+id, strconv.Itoa(int(58*time.Minute/time.Millisecond)))
+	if _, set := a.do(context.Background(), id, "/set?x=1"); set != "" {
+		t.Errorf("a write set cookie %q", set)
+	}
+	got, _ := a.s.LoadVersion(context.Background(), id)
+	if got.TTL > 58*time.Minute || got.TTL < 57*time.Minute || a.data(id)["x"] != "1" {
+		t.Errorf("after the write: TTL %v, data %v", got.TTL, a.data(id))
+	}
+	rawDo(t, srv.Addr, "PEXPIRE", "sessionx:"+id, strconv.Itoa(int(50*time.Minute/time.Millisecond)))
+	if _, set := a.do(context.Background(), id, "/set?x=2"); set != id {
+		t.Errorf("a write with the refresh due set cookie %q, want %q", set, id)
+	}
+	if got, _ := a.s.LoadVersion(context.Background(), id); got.TTL < 59*time.Minute {
+		t.Errorf("after the refreshing write: TTL %v", got.TTL)
+	}
+}

@@ -22,7 +22,8 @@ import (
 // round trip on any topology, since it touches one key:
 //
 //	KEYS[1] the key; ARGV[1] the new value ("" to only set the TTL);
-//	ARGV[2] the expected value ("" for "nothing"); ARGV[3] the TTL in ms.
+//	ARGV[2] the expected value ("" for "nothing"); ARGV[3] the TTL in ms
+//	("" to keep the current one: PTTL then PX, which any version has).
 //
 // It answers "" when it wrote, a null when the key holds nothing it
 // expected (the session ended), and "~" followed by the current value when
@@ -35,10 +36,14 @@ if cur ~= want then
   if cur then return '~' .. cur end
   return false
 end
+local ttl = ARGV[3]
+if ttl == '' then ttl = redis.call('PTTL', KEYS[1]) end
 if ARGV[1] == '' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+elseif tonumber(ttl) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 else
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[1])
 end
 return ''`)
 
@@ -128,8 +133,9 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 	return st, err
 }
 
-// SaveVersion writes value under id for ttl (zero: the store's TTL) if id
-// still holds version, or nothing when version is nil.
+// SaveVersion writes value under id for ttl (zero: the store's TTL;
+// session.KeepTTL: the key's current TTL) if id still holds version, or
+// nothing when version is nil.
 func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration) (session.Stored, bool, error) {
 	if len(value) == 0 || isMarker(value) {
 		return session.Stored{}, false, invalidValue(id, "empty or marker value to save")
@@ -166,12 +172,16 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 	if err := checkID(id); err != nil {
 		return session.Stored{}, false, err
 	}
-	if ttl <= 0 {
-		ttl = time.Duration(s.ttl.Load())
+	keep := ttl == session.KeepTTL
+	ms := client.Str("")
+	if !keep {
+		if ttl <= 0 {
+			ttl = time.Duration(s.ttl.Load())
+		}
+		ms = client.Int(max(int64(ttl/time.Millisecond), 1))
 	}
-	ms := client.Int(max(int64(ttl/time.Millisecond), 1))
 	if s.noScripts.Load() {
-		return s.plainCAS(ctx, id, value, ms)
+		return s.plainCAS(ctx, id, value, ms, keep)
 	}
 	var b client.Batch
 	b.AddScript(client.ReplyBulk, casScript, 1, client.Key(s.cfg.Prefix, id),
@@ -184,7 +194,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 			s.cfg.client.Logger.Warn("redisstore: the server refuses scripts, so saves are not conditional: parallel requests of one session may lose changes or bring back a logged-out session",
 				"error", err.Error())
 		}
-		return s.plainCAS(ctx, id, value, ms)
+		return s.plainCAS(ctx, id, value, ms, keep)
 	}
 	r := &b.Replies[0]
 	switch {
@@ -213,8 +223,9 @@ func refusesScripts(err error) bool {
 
 // plainCAS is what cas does on a server that refuses scripts: what the
 // store did before conditional writes. A value is SET whatever the key
-// holds; a touch is PEXPIRE, which does nothing to a session that ended.
-func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg) (session.Stored, bool, error) {
+// holds (KEEPTTL for session.KeepTTL); a touch is PEXPIRE, which does
+// nothing to a session that ended.
+func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg, keep bool) (session.Stored, bool, error) {
 	var b client.Batch
 	b.Idempotent = true
 	key := client.Key(s.cfg.Prefix, id)
@@ -223,7 +234,11 @@ func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms cli
 		err := s.c.Do(ctx, &b)
 		return session.Stored{}, err == nil && b.Replies[0].Int == 1, err
 	}
-	b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("PX"), ms)
+	if keep {
+		b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("KEEPTTL"))
+	} else {
+		b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("PX"), ms)
+	}
 	err := s.c.Do(ctx, &b)
 	return session.Stored{}, err == nil, err
 }

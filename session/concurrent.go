@@ -108,39 +108,42 @@ func (m *Manager) saveVersioned(ctx context.Context, vs VersionedStore, h http.H
 			return newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
 		}
 		lifetime := m.lifetime(sess, now)
+		refresh := m.touchDue(st, lifetime)
 		var got Stored
 		var ok bool
 		switch {
 		case !bytes.Equal(data, st.snapshot):
+			// A write keeps the key's TTL unless the idle refresh is
+			// due: the TTL changes only with a Set-Cookie (see KeepTTL).
+			ttl := KeepTTL
+			if refresh {
+				ttl = lifetime
+			}
 			value, err := m.encode(sess, now)
 			if err != nil {
 				return err
 			}
-			got, ok, err = vs.SaveVersion(ctx, sess.ID, value, st.version, lifetime)
+			got, ok, err = vs.SaveVersion(ctx, sess.ID, value, st.version, ttl)
 			if err != nil {
 				return newError("Save", err)
 			}
 			if ok {
 				sess.UpdatedAt = now
-				st.version, st.snapshot, st.ttl = got.Version, data, lifetime
+				st.version, st.snapshot = got.Version, data
 			}
-		case m.touchDue(st, lifetime):
+		case refresh:
 			got, ok, err = vs.TouchVersion(ctx, sess.ID, st.version, lifetime)
 			if err != nil {
 				return newError("Save", err)
 			}
-			if ok {
-				st.ttl = lifetime
-			}
 		default:
-			if st.forwarded && h != nil {
-				st.forwarded = false
-				setCookie(h, m.cookie(sess.ID, lifetime))
-			}
-			return nil
+			ok = true
 		}
 		if ok {
-			if h != nil {
+			if refresh {
+				st.ttl = lifetime
+			}
+			if h != nil && (refresh || st.forwarded) {
 				st.forwarded = false
 				setCookie(h, m.cookie(sess.ID, lifetime))
 			}
