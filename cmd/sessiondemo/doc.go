@@ -1,6 +1,7 @@
 // Sessiondemo is a small web app showing redisstore and its session
 // manager: a visit counter, login / dashboard / logout with the session ID
-// rotated on login, and flash messages.
+// rotated on login, flash messages, and a page whose login runs beside
+// eight other requests of the session (/parallel) and stays logged in.
 //
 // Usage:
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -27,7 +28,46 @@ func (in *instance) routes() http.Handler {
 	mux.HandleFunc("POST /login", in.login)
 	mux.HandleFunc("GET /dashboard", in.dashboard)
 	mux.HandleFunc("POST /logout", in.logout)
+	mux.HandleFunc("GET /parallel", in.parallel)
+	mux.HandleFunc("POST /tick", in.tick)
 	return mux
+}
+
+// tickPrefix starts the Data keys /tick writes.
+const tickPrefix = "tick-"
+
+// maxTicks bounds the /tick keys a session holds.
+const maxTicks = 16
+
+// parallel shows the page whose button logs in while other requests of the
+// session run, and what they left in the session.
+func (in *instance) parallel(w http.ResponseWriter, r *http.Request) {
+	sess := session.Get(r)
+	sess.Data[keyVisits] = visits(sess) + 1
+	in.render(w, r, "parallel", "Parallel requests")
+}
+
+// tick records one parallel request in its own Data key.
+func (in *instance) tick(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.FormValue("n"))
+	if err != nil || n < 0 || n >= maxTicks {
+		http.Error(w, "n must be 0 to 15", http.StatusBadRequest)
+		return
+	}
+	session.Get(r).Data[tickPrefix+strconv.Itoa(n)] = true
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// ticks returns the /tick keys of sess, sorted.
+func ticks(sess *session.Session) []string {
+	var keys []string
+	for k := range sess.Data {
+		if strings.HasPrefix(k, tickPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // home counts the visit and shows the counter.
@@ -93,6 +133,7 @@ type pageData struct {
 	Others   []string // the other instances' base URLs
 	User     string
 	Visits   int
+	Ticks    []string // the Data keys parallel requests wrote
 	Flashes  []flash
 }
 
@@ -112,6 +153,7 @@ func (in *instance) render(w http.ResponseWriter, r *http.Request, page, title s
 		Others:   in.others,
 		User:     user(sess),
 		Visits:   visits(sess),
+		Ticks:    ticks(sess),
 	}
 	for kind, msg := range sess.GetFlashes() {
 		if s, ok := msg.(string); ok {

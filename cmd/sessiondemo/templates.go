@@ -20,6 +20,7 @@ footer { margin-top: 2rem; color: #666; font-size: .9rem; }
 <nav>
 <a href="/">Counter</a>
 <a href="/dashboard">Dashboard</a>
+<a href="/parallel">Parallel requests</a>
 {{if .User}}<form method="post" action="/logout"><button>Log out {{.User}}</button></form>{{else}}<a href="/login">Log in</a>{{end}}
 </nav>
 {{range .Flashes}}<p class="flash {{.Kind}}" id="flash-{{.Kind}}">{{.Message}}</p>
@@ -31,6 +32,33 @@ Served by <span id="instance">{{.Instance}}</span> at {{.URL}}.
 </footer>
 </body>
 </html>
+{{end}}`
+
+// parallelPage logs in with fetch while eight other requests of the session
+// run, as a page whose images and scripts load during a login does. Each
+// of them writes its own Data key; none may undo the login, and those that
+// ran entirely before or after it keep their key.
+const parallelPage = `{{define "content"}}
+{{if .User}}<p>Logged in as <strong id="user">{{.User}}</strong>.</p>{{else}}<p>You are not logged in.</p>{{end}}
+<p>Parallel requests recorded in this session: <strong id="ticks">{{len .Ticks}}</strong>{{range .Ticks}} {{.}}{{end}}.</p>
+<form id="parallel-login">
+<label>User name <input name="user" maxlength="32" required></label>
+<button>Log in while 8 other requests run</button>
+</form>
+<p>The button posts the login and, at the same moment, eight requests that each write their own
+key into the session. Whatever order they reach the servers in, you stay logged in: a request
+that loaded the pre-login session and saves after the login is dropped, and none of them sends a
+cookie that would replace the logged-in one. Requests that ran wholly before or after the login
+keep their keys.</p>
+<script>
+document.getElementById("parallel-login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = new URLSearchParams(new FormData(e.target));
+  const ticks = [...Array(8).keys()].map((n) => fetch("/tick?n=" + n, {method: "POST"}));
+  await Promise.allSettled([fetch("/login", {method: "POST", body}), ...ticks]);
+  location.href = "/parallel";
+});
+</script>
 {{end}}`
 
 // pages maps each page name to its template, the layout included.
@@ -51,6 +79,7 @@ var pages = map[string]*template.Template{
 <p>Visits counted in this session: <strong id="visits">{{.Visits}}</strong>.</p>
 <p>Open the other instance: the session lives in Redis, so it follows you.</p>
 {{end}}`),
+	"parallel": page(parallelPage),
 }
 
 // page parses content with the layout.
