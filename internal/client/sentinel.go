@@ -125,18 +125,24 @@ func (s *sentinel) switchLocked(ctx context.Context) {
 		s.log.Warn("redisstore: Sentinel rediscovery failed", "err", err)
 		return
 	}
+	s.switchToLocked(ctx, addr)
+}
+
+// switchToLocked makes addr the current master if it is not already and
+// ROLE there says master. It reports whether addr is the master now.
+func (s *sentinel) switchToLocked(ctx context.Context, addr string) bool {
 	old := s.master.Load()
 	if addr == old.addr {
-		return // the sentinels have not failed over (yet)
+		return true // the sentinels have not failed over (yet)
 	}
 	if err := s.checkMaster(ctx, addr); err != nil {
 		s.log.Warn("redisstore: Sentinel names a server that is not a master yet", "addr", addr, "err", err)
-		return
+		return false
 	}
 	n, err := newNode(s.cfg, "tcp", addr, s.stats)
 	if err != nil {
 		s.log.Warn("redisstore: Sentinel master", "addr", addr, "err", err)
-		return
+		return false
 	}
 	s.master.Store(n)
 	s.log.Warn("redisstore: Sentinel master changed", "name", s.cfg.MasterName, "from", old.addr, "to", addr)
@@ -145,6 +151,7 @@ func (s *sentinel) switchLocked(ctx context.Context) {
 		defer s.wg.Done()
 		old.close() // waits for the calls in flight on the old master
 	}()
+	return true
 }
 
 // discover asks every sentinel at once for the master's address, takes the
@@ -333,16 +340,36 @@ func (s *sentinel) onEvent(ctx context.Context, v resp.Value) {
 	if len(f) != 5 || f[0] != s.cfg.MasterName {
 		return
 	}
-	if cur := s.master.Load(); cur != nil && cur.addr == joinHostPort(f[3], f[4]) {
+	addr := joinHostPort(f[3], f[4])
+	if cur := s.master.Load(); cur != nil && cur.addr == addr {
 		return
 	}
-	s.log.Info("redisstore: Sentinel announces a new master", "name", f[0], "addr", joinHostPort(f[3], f[4]))
-	s.mu.Lock()
-	if !s.closed {
-		s.switchLocked(ctx)
+	s.log.Info("redisstore: Sentinel announces a new master", "name", f[0], "addr", addr)
+	// The event names the new master: it is switched to directly, since
+	// the other sentinels (which discover might ask) can still name the
+	// old one for a while. A new master whose promotion is not finished
+	// (ROLE still says replica) is checked again, a few times.
+	for wait := eventRetry; ; wait *= 2 {
+		s.mu.Lock()
+		done := s.closed || s.switchToLocked(ctx, addr)
+		s.mu.Unlock()
+		if done || wait > maxEventRetry {
+			return
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(wait):
+		}
 	}
-	s.mu.Unlock()
 }
+
+// eventRetry is the first wait before a +switch-master event's master is
+// checked again; the waits double up to maxEventRetry (about 3 s in all).
+const (
+	eventRetry    = 50 * time.Millisecond
+	maxEventRetry = 2 * time.Second
+)
 
 func (s *sentinel) nodes() []*node { return []*node{s.master.Load()} }
 
