@@ -468,14 +468,15 @@ func TestSmallCallsKeepTheirDeadlineBesideBigValues(t *testing.T) {
 		bigCallers, bw.ok.Load(), len(took), smallOK.Load(), p(0.5), p(0.99), took[len(took)-1], late, controlP99)
 	// The target is 120 ms; a machine so loaded that goroutines which only
 	// wait for their deadline return later than that moves the bound by as
-	// much (scripts/test.sh runs this test again without the race detector,
-	// whose slow copies of 1 MiB values load the machine). Before the fix
-	// small calls waited for the big values: p99 1-2.4 s.
-	margin := 20 * time.Millisecond
+	// much. Before the fix small calls waited for the big values: p99
+	// 1-2.4 s. Under the race detector the test looks for data races only:
+	// its slow copies of 1 MiB values starve the scheduler unevenly (a p99
+	// of 1.4 s beside a control of 0.6 s was seen on a loaded machine), and
+	// scripts/test.sh runs the test again without it, where the bound holds.
 	if raceEnabled {
-		margin = 50 * time.Millisecond
+		return
 	}
-	limit := max(120*time.Millisecond, controlP99+margin)
+	limit := max(120*time.Millisecond, controlP99+20*time.Millisecond)
 	if p99 := p(0.99); p99 > limit {
 		t.Errorf("p99 of the small calls %v, want <= %v", p99, limit)
 	}
