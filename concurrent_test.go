@@ -190,6 +190,13 @@ func TestConcurrentRequestsKeepEveryChangeOnCluster(t *testing.T) {
 	testOldCookieFollowsRotation(t, a)
 }
 
+func TestConcurrentRequestsKeepEveryChangeOnSentinel(t *testing.T) {
+	g := redisserver.StartSentinel(t, redisserver.SentinelConfig{})
+	a := newApp(t, Options{SentinelAddrs: g.SentinelAddrs(), MasterName: g.MasterName})
+	testEveryChangeKept(t, a)
+	testOldCookieFollowsRotation(t, a)
+}
+
 // Two requests change the same key: the later save wins.
 func TestConcurrentRequestsSameKeyLaterWins(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
