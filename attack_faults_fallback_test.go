@@ -51,7 +51,7 @@ func TestAttackFaultsScriptRefusalWarnsOnceUnderConcurrency(t *testing.T) {
 			<-start
 			id := fmt.Sprintf("Concurrent%012d", i)
 			v := []byte(`{"ID":"` + id + `"}`)
-			if _, ok, err := s.SaveVersion(context.Background(), id, v, nil, time.Minute); !ok || err != nil {
+			if _, ok, err := attackSave(s, context.Background(), id, v, nil, time.Minute); !ok || err != nil {
 				errs <- fmt.Errorf("%s: ok=%v err=%v", id, ok, err)
 			}
 		})
@@ -79,7 +79,7 @@ func TestAttackFaultsEvalOnlyUserKeepsConditionalSaves(t *testing.T) {
 	var log argLogger
 	a := newApp(t, Options{Addr: srv.Addr, Username: "app", Password: "apppw", Logger: &log})
 	logoutRacedBy(t, a, a.login("alice"), "/set?cart=1")
-	if a.s.noScripts.Load() {
+	if attackPlainWrites(a.s) {
 		t.Errorf("the store writes plainly for a user allowed EVAL; warnings: %q", log.scriptWarnings())
 	}
 }
@@ -103,11 +103,14 @@ func TestAttackFaultsScriptRefusalWarningLeaksSessionID(t *testing.T) {
 	}
 }
 
-// The fallback is for ever: an ACL that refused scripts for a moment (a
-// deploy, an ACL LOAD in the wrong order) leaves the store writing plainly
-// until the process restarts, and logouts raced by slow writers are undone
-// long after scripting came back.
+// The fallback must not be for ever: an ACL that refused scripts for a
+// moment (a deploy, an ACL LOAD in the wrong order) would leave the store
+// writing plainly until the process restarts, and logouts raced by slow
+// writers undone long after scripting came back. The store tries the
+// script again after scriptRetryInterval (shortened here).
 func TestAttackFaultsScriptRefusalIsNotForever(t *testing.T) {
+	defer func(d time.Duration) { scriptRetryInterval = d }(scriptRetryInterval)
+	scriptRetryInterval = time.Millisecond
 	srv := redisserver.Start(t, redisserver.Config{Users: []string{"app on >apppw ~* +@all"}})
 	var log argLogger
 	a := newApp(t, Options{Addr: srv.Addr, Username: "app", Password: "apppw", Logger: &log})
@@ -116,7 +119,7 @@ func TestAttackFaultsScriptRefusalIsNotForever(t *testing.T) {
 	srv.Do(t, "ACL", "SETUSER", "app", "+@scripting")
 	time.Sleep(10 * time.Millisecond)
 	logoutRacedBy(t, a, id, "/set?cart=1")
-	if a.s.noScripts.Load() {
+	if attackPlainWrites(a.s) {
 		t.Errorf("scripting is allowed again, the store still writes plainly")
 	}
 }

@@ -54,7 +54,7 @@ func TestAttackFaultsScriptRepliesKeepConnectionInSync(t *testing.T) {
 			srv.Handle(fault.Rule{Command: "EVALSHA", Reply: c.reply, Times: 1})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
-			st, ok, err := s.SaveVersion(ctx, attackID, value, value, time.Minute)
+			st, ok, err := attackSave(s, ctx, attackID, value, value, time.Minute)
 			got := ""
 			switch {
 			case err != nil:
@@ -69,7 +69,7 @@ func TestAttackFaultsScriptRepliesKeepConnectionInSync(t *testing.T) {
 			if got != c.want {
 				t.Errorf("SaveVersion answered by %q: %s (%+v, %v, %v), want %s", shorten(c.reply), got, st.Marker, ok, err, c.want)
 			}
-			if s.noScripts.Load() {
+			if attackPlainWrites(s) {
 				t.Errorf("a hostile reply %q switched the store to plain writes", shorten(c.reply))
 			}
 			// The connection is in sync: the next commands get their own
@@ -110,13 +110,13 @@ func TestAttackFaultsScriptBrokenReplies(t *testing.T) {
 			srv.Handle(fault.Rule{Command: "EVALSHA", Reply: reply, Times: 1, CloseAfter: reply == "$10\r\nabc"})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
-			if _, ok, err := s.SaveVersion(ctx, attackID, value, value, time.Minute); err == nil || ok {
+			if _, ok, err := attackSave(s, ctx, attackID, value, value, time.Minute); err == nil || ok {
 				t.Errorf("SaveVersion answered by %q: ok=%v err=%v", shorten(reply), ok, err)
 			}
 			if sess, err := s.LoadContext(ctx, "other"); err != nil || sess.ID != "other" {
 				t.Fatalf("Load after the broken reply: %+v, %v", sess, err)
 			}
-			if s.noScripts.Load() {
+			if attackPlainWrites(s) {
 				t.Errorf("a broken reply switched the store to plain writes")
 			}
 		})
@@ -133,29 +133,29 @@ func TestAttackFaultsNoScriptAfterFlushAndRestart(t *testing.T) {
 	v1 := []byte(`{"ID":"AttackAttackAttackAtt0","Data":{"n":1}}`)
 	v2 := []byte(`{"ID":"AttackAttackAttackAtt0","Data":{"n":2}}`)
 	v3 := []byte(`{"ID":"AttackAttackAttackAtt0","Data":{"n":3}}`)
-	if _, ok, err := s.SaveVersion(ctx, attackID, v1, nil, time.Minute); !ok || err != nil {
+	if _, ok, err := attackSave(s, ctx, attackID, v1, nil, time.Minute); !ok || err != nil {
 		t.Fatalf("create: %v %v", ok, err)
 	}
 	srv.Do(t, "SCRIPT", "FLUSH")
-	if _, ok, err := s.SaveVersion(ctx, attackID, v2, v1, time.Minute); !ok || err != nil {
+	if _, ok, err := attackSave(s, ctx, attackID, v2, v1, time.Minute); !ok || err != nil {
 		t.Fatalf("save after SCRIPT FLUSH: %v %v", ok, err)
 	}
 	srv.Do(t, "SCRIPT", "FLUSH")
 	// A stale version after the flush is still refused: EVAL ran the
 	// script, not a plain write.
-	if st, ok, err := s.SaveVersion(ctx, attackID, v3, v1, time.Minute); ok || err != nil || string(st.Value) != string(v2) {
+	if st, ok, err := attackSave(s, ctx, attackID, v3, v1, time.Minute); ok || err != nil || string(st.Value) != string(v2) {
 		t.Fatalf("stale save after SCRIPT FLUSH: %v %v %s", ok, err, st.Value)
 	}
 	srv.Restart(t)
 	// The first conditional save after the restart (a dead pooled
 	// connection, then NOSCRIPT) must not fail.
-	if _, ok, err := s.SaveVersion(ctx, attackID, v3, v2, time.Minute); !ok || err != nil {
+	if _, ok, err := attackSave(s, ctx, attackID, v3, v2, time.Minute); !ok || err != nil {
 		t.Fatalf("save after a restart: %v %v", ok, err)
 	}
 	if _, ok, err := s.Retire(ctx, attackID, v3, session.Marker{At: time.Now()}, time.Minute); !ok || err != nil {
 		t.Fatalf("retire: %v %v", ok, err)
 	}
-	if s.noScripts.Load() {
+	if attackPlainWrites(s) {
 		t.Error("the store switched to plain writes")
 	}
 }
@@ -185,7 +185,7 @@ func TestAttackFaultsNoScriptOnClusterNode(t *testing.T) {
 		"AttackAttackAttackAtt4", "AttackAttackAttackAtt5", "AttackAttackAttackAtt6", "AttackAttackAttackAtt7"}
 	for _, id := range ids {
 		v := []byte(`{"ID":"` + id + `"}`)
-		if _, ok, err := s.SaveVersion(ctx, id, v, nil, time.Minute); !ok || err != nil {
+		if _, ok, err := attackSave(s, ctx, id, v, nil, time.Minute); !ok || err != nil {
 			t.Fatalf("create %s: %v %v", id, ok, err)
 		}
 	}
@@ -195,14 +195,14 @@ func TestAttackFaultsNoScriptOnClusterNode(t *testing.T) {
 	for _, id := range ids {
 		v := []byte(`{"ID":"` + id + `"}`)
 		w := []byte(`{"ID":"` + id + `","Data":{"n":1}}`)
-		if _, ok, err := s.SaveVersion(ctx, id, w, v, time.Minute); !ok || err != nil {
+		if _, ok, err := attackSave(s, ctx, id, w, v, time.Minute); !ok || err != nil {
 			t.Fatalf("save %s after SCRIPT FLUSH on every node: %v %v", id, ok, err)
 		}
-		if st, ok, err := s.SaveVersion(ctx, id, v, v, time.Minute); ok || err != nil || string(st.Value) != string(w) {
+		if st, ok, err := attackSave(s, ctx, id, v, v, time.Minute); ok || err != nil || string(st.Value) != string(w) {
 			t.Fatalf("stale save %s: %v %v %s", id, ok, err, st.Value)
 		}
 	}
-	if s.noScripts.Load() {
+	if attackPlainWrites(s) {
 		t.Error("the store switched to plain writes")
 	}
 }

@@ -181,7 +181,7 @@ func saveVersionLoop(b *testing.B, st *redisstore.RedisStore, id string, more fu
 		if err != nil {
 			b.Fatal(err)
 		}
-		got, ok, err := st.SaveVersion(ctx, id, value, version, 24*time.Hour)
+		got, ok, err := st.SaveVersion(ctx, id, value, version, 24*time.Hour, false)
 		if err != nil || !ok {
 			b.Fatalf("SaveVersion = %v, %v", ok, err)
 		}

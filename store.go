@@ -28,7 +28,10 @@ type Store[S any] struct {
 	ttl   atomic.Int64    // time.Duration of later Saves; SetTTL changes it
 	c     *client.Client
 
-	noScripts atomic.Bool // the server refused casScript: writes are plain
+	// What the server allows of casScript (see cas).
+	evalOnly    atomic.Bool  // EVALSHA refused, EVAL allowed
+	plainUntil  atomic.Int64 // scripts refused: plain writes until this UnixNano
+	warnedPlain atomic.Bool  // the refusal was logged
 }
 
 // RedisStore is the store of this module's session.Session, for

@@ -22,14 +22,16 @@ import (
 // round trip on any topology, since it touches one key:
 //
 //	KEYS[1] the key; ARGV[1] the new value ("" to only set the TTL);
-//	ARGV[2] the expected value ("" for "nothing"); ARGV[3] the TTL in ms
-//	("" to keep the current one: PTTL then PX, which any version has).
+//	ARGV[2] the expected value ("" for "nothing"); ARGV[3] the TTL in ms;
+//	ARGV[4] "1" to keep what remains of the key's TTL instead, when it
+//	has some left (PTTL then PX, which every version has).
 //
 // It answers "" when it wrote, a null when the key holds nothing it
 // expected (the session ended), and "~" followed by the current value when
 // it holds another value, so a conflict costs no second round trip. The
-// tilde keeps a stored empty string apart from success.
-var casScript = client.NewScript(`local cur = redis.call('GET', KEYS[1])
+// tilde keeps a stored empty string apart from success. Every write sets a
+// TTL: a key without one (PERSISTed, copied) gets ARGV[3].
+const casSource = `local cur = redis.call('GET', KEYS[1])
 local want = ARGV[2]
 if want == '' then want = false end
 if cur ~= want then
@@ -37,15 +39,24 @@ if cur ~= want then
   return false
 end
 local ttl = ARGV[3]
-if ttl == '' then ttl = redis.call('PTTL', KEYS[1]) end
+if ARGV[4] == '1' then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then ttl = left end
+end
 if ARGV[1] == '' then
   redis.call('PEXPIRE', KEYS[1], ttl)
-elseif tonumber(ttl) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 else
-  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 end
-return ''`)
+return ''`
+
+// casScript runs casSource with EVALSHA.
+var casScript = client.NewScript(casSource)
+
+// scriptRetryInterval is how long a store whose server refused the script
+// writes plainly before it tries the script again (an ACL fixed, a proxy
+// replaced).
+var scriptRetryInterval = 30 * time.Second
 
 // Markers are values no JSON starts with: "!moved:<new ID>:<unix ms>" after
 // an automatic rotation, "!retired:<unix ms>" after an explicit one. Load
@@ -133,14 +144,14 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 	return st, err
 }
 
-// SaveVersion writes value under id for ttl (zero: the store's TTL;
-// session.KeepTTL: the key's current TTL) if id still holds version, or
-// nothing when version is nil.
-func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+// SaveVersion writes value under id for ttl (zero: the store's TTL) if id
+// still holds version, or nothing when version is nil. With keepTTL the
+// key keeps what remains of its TTL, when it has some left.
+func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration, keepTTL bool) (session.Stored, bool, error) {
 	if len(value) == 0 || isMarker(value) {
 		return session.Stored{}, false, invalidValue(id, "empty or marker value to save")
 	}
-	st, ok, err := s.cas(ctx, id, value, version, ttl)
+	st, ok, err := s.cas(ctx, id, value, version, ttl, keepTTL)
 	if ok {
 		st = session.Stored{Value: value, Version: value}
 	}
@@ -153,7 +164,7 @@ func (s *Store[S]) TouchVersion(ctx context.Context, id string, version []byte, 
 	if len(version) == 0 {
 		return session.Stored{}, false, invalidValue(id, "touch without a version")
 	}
-	return s.cas(ctx, id, nil, version, ttl)
+	return s.cas(ctx, id, nil, version, ttl, false)
 }
 
 // Retire replaces the session under id, if id still holds version, with
@@ -163,39 +174,77 @@ func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker
 		return session.Stored{}, false, invalidValue(id, "retire without a version")
 	}
 	var buf [64 + MaxIDLength]byte
-	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl)
+	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl, false)
 }
 
-// cas runs casScript and decodes its answer; on a server that refuses
-// scripts it writes unconditionally (see plainCAS).
-func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+// DeleteVersion deletes id and returns what it held (GETDEL; plain DEL on
+// a server without it or a key of another type, whose value does not
+// matter).
+func (s *Store[S]) DeleteVersion(ctx context.Context, id string) (session.Stored, error) {
+	if err := checkID(id); err != nil {
+		return session.Stored{}, err
+	}
+	var b client.Batch
+	b.Idempotent = true
+	b.Add(client.ReplyBulk, "GETDEL", client.Key(s.cfg.Prefix, id))
+	err := s.c.Do(ctx, &b)
+	var re resp.Error
+	if errors.As(err, &re) {
+		return session.Stored{}, s.DeleteContext(ctx, id)
+	}
+	if err != nil || b.Replies[0].Null {
+		return session.Stored{}, err
+	}
+	st, err := stored(id, b.Replies[0].Bulk)
+	if errors.Is(err, ErrInvalidSession) {
+		err = nil // deleted all the same
+	}
+	return st, err
+}
+
+// cas runs casScript and decodes its answer. On a server that refuses
+// EVALSHA but allows EVAL it sends the source each time; on one that
+// refuses both it writes unconditionally (see plainCAS) for
+// scriptRetryInterval, then tries again.
+func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, ttl time.Duration, keepTTL bool) (session.Stored, bool, error) {
 	if err := checkID(id); err != nil {
 		return session.Stored{}, false, err
 	}
-	keep := ttl == session.KeepTTL
-	ms := client.Str("")
-	if !keep {
-		if ttl <= 0 {
-			ttl = time.Duration(s.ttl.Load())
-		}
-		ms = client.Int(max(int64(ttl/time.Millisecond), 1))
+	if ttl <= 0 {
+		ttl = time.Duration(s.ttl.Load())
 	}
-	if s.noScripts.Load() {
-		return s.plainCAS(ctx, id, value, ms, keep)
+	ms := client.Int(max(int64(ttl/time.Millisecond), 1))
+	keep := client.Str("")
+	if keepTTL {
+		keep = client.Str("1")
+	}
+	if until := s.plainUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+		return s.plainCAS(ctx, id, value, ms)
 	}
 	var b client.Batch
-	b.AddScript(client.ReplyBulk, casScript, 1, client.Key(s.cfg.Prefix, id),
-		client.Bytes(value), client.Bytes(version), ms)
-	if err := s.c.Do(ctx, &b); err != nil {
-		if !refusesScripts(err) {
-			return session.Stored{}, false, err
-		}
-		if !s.noScripts.Swap(true) {
-			s.cfg.client.Logger.Warn("redisstore: the server refuses scripts, so saves are not conditional: parallel requests of one session may lose changes or bring back a logged-out session",
-				"error", err.Error())
-		}
-		return s.plainCAS(ctx, id, value, ms, keep)
+	key := client.Key(s.cfg.Prefix, id)
+	if s.evalOnly.Load() {
+		b.Add(client.ReplyBulk, "EVAL", client.Str(casSource), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
+	} else {
+		b.AddScript(client.ReplyBulk, casScript, 1, key, client.Bytes(value), client.Bytes(version), ms, keep)
 	}
+	if err := s.c.Do(ctx, &b); err != nil {
+		switch refusal(err) {
+		case "":
+			return session.Stored{}, false, err
+		case "evalsha":
+			if !s.evalOnly.Swap(true) {
+				return s.cas(ctx, id, value, version, ttl, keepTTL)
+			}
+		}
+		s.plainUntil.Store(time.Now().Add(scriptRetryInterval).UnixNano())
+		if !s.warnedPlain.Swap(true) {
+			s.cfg.client.Logger.Warn("redisstore: the server refuses scripts, so saves are not conditional: parallel requests of one session may lose changes or bring back a logged-out session; the script is tried again every "+scriptRetryInterval.String(),
+				"reply", refusalKind(err))
+		}
+		return s.plainCAS(ctx, id, value, ms)
+	}
+	s.plainUntil.Store(0)
 	r := &b.Replies[0]
 	switch {
 	case r.Null:
@@ -209,23 +258,40 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 	return st, false, err
 }
 
-// refusesScripts reports a server that will never run casScript: an ACL
-// user without +@scripting (NOPERM), or a proxy that does not know
-// EVALSHA or EVAL.
-func refusesScripts(err error) bool {
+// refusal tells why a server will not run casScript: "evalsha" when an
+// ACL refuses EVALSHA alone (EVAL may do), "eval" when it refuses
+// scripting or a proxy does not know the command, "" for any other error.
+func refusal(err error) string {
 	var re resp.Error
 	if !errors.As(err, &re) {
-		return false
+		return ""
 	}
-	return re.Kind == "NOPERM" && strings.Contains(re.Msg, "eval") ||
-		re.Kind == "ERR" && strings.Contains(re.Msg, "unknown command") && strings.Contains(strings.ToLower(re.Msg), "eval")
+	msg := strings.ToLower(re.Msg)
+	switch {
+	case re.Kind == "NOPERM" && strings.Contains(msg, "'evalsha'"):
+		return "evalsha"
+	case re.Kind == "NOPERM" && strings.Contains(msg, "'eval"),
+		re.Kind == "ERR" && strings.Contains(msg, "unknown command") && strings.Contains(msg, "eval"):
+		return "eval"
+	}
+	return ""
+}
+
+// refusalKind names a refusal for the log without the server's message,
+// which may quote the command's arguments: a session ID and its data.
+func refusalKind(err error) string {
+	var re resp.Error
+	if errors.As(err, &re) && re.Kind == "NOPERM" {
+		return "NOPERM"
+	}
+	return "unknown command"
 }
 
 // plainCAS is what cas does on a server that refuses scripts: what the
 // store did before conditional writes. A value is SET whatever the key
-// holds (KEEPTTL for session.KeepTTL); a touch is PEXPIRE, which does
-// nothing to a session that ended.
-func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg, keep bool) (session.Stored, bool, error) {
+// holds, for the TTL; a touch is PEXPIRE, which does nothing to a session
+// that ended.
+func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg) (session.Stored, bool, error) {
 	var b client.Batch
 	b.Idempotent = true
 	key := client.Key(s.cfg.Prefix, id)
@@ -234,11 +300,7 @@ func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms cli
 		err := s.c.Do(ctx, &b)
 		return session.Stored{}, err == nil && b.Replies[0].Int == 1, err
 	}
-	if keep {
-		b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("KEEPTTL"))
-	} else {
-		b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("PX"), ms)
-	}
+	b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("PX"), ms)
 	err := s.c.Do(ctx, &b)
 	return session.Stored{}, err == nil, err
 }

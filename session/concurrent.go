@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 )
@@ -33,7 +34,7 @@ func (m *Manager) loadVersioned(r *http.Request, vs VersionedStore, id string, n
 		}
 		if mk := got.Marker; mk != nil {
 			switch {
-			case now.Sub(mk.At) > m.grace():
+			case !m.inGrace(got, now):
 				if m.cfg.StaleIDHandler != nil {
 					m.cfg.StaleIDHandler(r)
 				}
@@ -66,6 +67,17 @@ func (m *Manager) loadVersioned(r *http.Request, vs VersionedStore, id string, n
 	}
 }
 
+// inGrace reports whether a marker is within the grace. Its age is read
+// from its TTL, by Redis's clock, which the app servers share (their own
+// may disagree): past the grace, no more than the stale window is left.
+// A marker that is not one of ours (a TTL longer than a marker gets, a
+// date in the future) is past the grace, so that it locks nobody out.
+func (m *Manager) inGrace(got Stored, now time.Time) bool {
+	const slack = time.Second // TTLs are set in milliseconds, configs may differ a little
+	return got.TTL > m.staleWindow() && got.TTL <= m.markerTTL()+slack &&
+		got.Marker.At.Sub(now) <= maxClockSkew
+}
+
 // grace returns how long a rotated-away ID serves requests.
 func (m *Manager) grace() time.Duration {
 	switch g := m.cfg.RotationGrace; {
@@ -78,25 +90,39 @@ func (m *Manager) grace() time.Duration {
 	}
 }
 
-// markerTTL is how long a rotation marker stays: the grace, then as long
-// again as RotationInterval (or the grace, if longer) to tell stale IDs
-// from unknown ones.
-func (m *Manager) markerTTL() time.Duration {
-	return m.grace() + max(m.grace(), m.cfg.RotationInterval, time.Second)
+// markerTTL is how long a rotation marker stays: the grace, then the stale
+// window, to tell stale IDs from unknown ones.
+func (m *Manager) markerTTL() time.Duration { return m.grace() + m.staleWindow() }
+
+// staleWindow is how long a marker stays after the grace: RotationInterval,
+// or the grace if longer, and at least a second. A marker with no more
+// than that left of its TTL is past the grace.
+func (m *Manager) staleWindow() time.Duration {
+	return max(m.grace(), m.cfg.RotationInterval, time.Second)
 }
 
 // saveVersioned is save with a VersionedStore: a fresh session is created
 // only if its ID is free; a stored one is written, touched or rotated only
 // if the store still holds what this request loaded, and otherwise rebased
-// on what it holds now (see rebase).
+// on what it holds now (see rebase). A session found ended is never
+// written, and a cookie this response set for it is taken back.
 func (m *Manager) saveVersioned(ctx context.Context, vs VersionedStore, h http.Header, sess *Session, st *tracked, rotate bool, now time.Time) error {
+	err := m.saveVersionedSteps(ctx, vs, h, sess, st, rotate, now)
+	if errors.Is(err, ErrSessionEnded) && h != nil {
+		dropCookie(h, m.cfg.CookieName)
+	}
+	return err
+}
+
+func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h http.Header, sess *Session, st *tracked, rotate bool, now time.Time) error {
 	if st.phase == phaseFresh {
 		if len(sess.Data) == 0 {
 			return nil
 		}
-		return m.create(ctx, vs, h, sess, st, now)
-	}
-	if rotate {
+		if done, err := m.create(ctx, vs, h, sess, st, now); done || err != nil {
+			return err
+		}
+	} else if rotate {
 		joined, err := m.rotateVersioned(ctx, vs, h, sess, st, now)
 		if err != nil || !joined {
 			return err
@@ -113,19 +139,18 @@ func (m *Manager) saveVersioned(ctx context.Context, vs VersionedStore, h http.H
 		var ok bool
 		switch {
 		case !bytes.Equal(data, st.snapshot):
-			// A write keeps the key's TTL unless the idle refresh is
-			// due: the TTL changes only with a Set-Cookie (see KeepTTL).
-			ttl := KeepTTL
-			if refresh {
-				ttl = lifetime
-			}
 			value, err := m.encode(sess, now)
 			if err != nil {
 				return err
 			}
-			got, ok, err = vs.SaveVersion(ctx, sess.ID, value, st.version, ttl)
+			// A write keeps the key's TTL unless the idle refresh is due:
+			// the TTL changes only with a Set-Cookie. Without MaxAge the
+			// cookie lives as long as the browser and every write sets
+			// the store's TTL, as before.
+			keep := !refresh && m.cfg.MaxAge > 0
+			got, ok, err = vs.SaveVersion(ctx, sess.ID, value, st.version, lifetime, keep)
 			if err != nil {
-				return newError("Save", err)
+				return m.storeError(st, err)
 			}
 			if ok {
 				sess.UpdatedAt = now
@@ -134,7 +159,7 @@ func (m *Manager) saveVersioned(ctx context.Context, vs VersionedStore, h http.H
 		case refresh:
 			got, ok, err = vs.TouchVersion(ctx, sess.ID, st.version, lifetime)
 			if err != nil {
-				return newError("Save", err)
+				return m.storeError(st, err)
 			}
 		default:
 			ok = true
@@ -156,6 +181,17 @@ func (m *Manager) saveVersioned(ctx context.Context, vs VersionedStore, h http.H
 	return newError("Save", ErrConflict)
 }
 
+// storeError is the error of a conditional write. A value under the
+// session's key that is neither a session nor a marker (written by
+// something else) means the session is no longer there: it ended.
+func (m *Manager) storeError(st *tracked, err error) error {
+	if errors.Is(err, ErrInvalidSession) {
+		st.phase = phaseEnded
+		return newError("Save", fmt.Errorf("%w: %w", ErrSessionEnded, err))
+	}
+	return newError("Save", err)
+}
+
 // encode returns the JSON of sess as it will be stored, written at now.
 func (m *Manager) encode(sess *Session, now time.Time) ([]byte, error) {
 	previous := sess.UpdatedAt
@@ -168,33 +204,40 @@ func (m *Manager) encode(sess *Session, now time.Time) ([]byte, error) {
 	return value, nil
 }
 
-// create writes a fresh session under its ID if the ID is free.
-func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, sess *Session, st *tracked, now time.Time) error {
+// create writes a fresh session under its ID if the ID is free. A
+// session migrated from a sealed cookie whose ID another request of it
+// created first (the migrated ID is derived from the cookie) is rebased on
+// that one instead: done is false, and the caller saves it as a stored
+// session.
+func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, sess *Session, st *tracked, now time.Time) (done bool, err error) {
 	if !validID(sess.ID) {
-		return newError("Save", fmt.Errorf("%w: malformed ID", ErrInvalidSession))
+		return true, newError("Save", fmt.Errorf("%w: malformed ID", ErrInvalidSession))
 	}
 	data, err := marshalData(sess.Data)
 	if err != nil {
-		return newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
+		return true, newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
 	}
 	value, err := m.encode(sess, now)
 	if err != nil {
-		return err
+		return true, err
 	}
 	lifetime := m.lifetime(sess, now)
-	got, ok, err := vs.SaveVersion(ctx, sess.ID, value, nil, lifetime)
-	if err != nil {
-		return newError("Save", err)
-	}
-	if !ok {
-		return newError("Save", errIDTaken)
+	got, ok, err := vs.SaveVersion(ctx, sess.ID, value, nil, lifetime, false)
+	switch {
+	case err != nil:
+		return true, m.storeError(st, err)
+	case !ok && st.migrated:
+		st.phase, st.storedID, st.forwarded = phaseStored, sess.ID, true
+		return false, m.rebase(ctx, vs, sess, st, got)
+	case !ok:
+		return true, newError("Save", errIDTaken)
 	}
 	sess.UpdatedAt = now
 	st.phase, st.storedID, st.snapshot, st.version, st.ttl = phaseStored, sess.ID, data, got.Version, lifetime
 	if h != nil {
 		setCookie(h, m.cookie(sess.ID, lifetime))
 	}
-	return nil
+	return true, nil
 }
 
 // errIDTaken reports a new session whose random ID is already stored: it
@@ -208,7 +251,9 @@ var errIDTaken = errors.New("session: new session ID already in use")
 // re-applied and the new ID rewritten; when another request already
 // rotated it automatically, an automatic rotation joins that one's new ID
 // instead (joined: the caller then saves there as usual), so parallel
-// requests make one new ID; an explicit one rotates away from it.
+// requests make one new ID; an explicit one rotates away from it. A new ID
+// that is not retired to in the end is deleted, with its own deadline, so
+// no second copy of the session outlives a failure or a logout.
 func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http.Header, sess *Session, st *tracked, now time.Time) (joined bool, err error) {
 	explicit := st.rotate
 	newID := sess.ID
@@ -219,10 +264,16 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 	}
 	var written []byte // what this request stored under newID
 	defer func() {
-		if err != nil && !explicit {
-			sess.ID = st.storedID
+		if err != nil || joined {
+			if written != nil {
+				m.deleteDetached(ctx, vs, newID)
+			}
+			if !explicit || joined {
+				sess.ID = st.storedID
+			}
 		}
 	}()
+	retried := false
 	for range maxSaveAttempts {
 		sess.ID, sess.RotatedAt = newID, now
 		data, err := marshalData(sess.Data)
@@ -234,12 +285,24 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 			return false, err
 		}
 		lifetime := m.lifetime(sess, now)
-		got, ok, err := vs.SaveVersion(ctx, newID, value, written, lifetime)
+		// Until the old ID is retired the new one lives pendingTTL: a
+		// rotation cut short (a dead network) leaves no copy of the
+		// session for long, even where the delete cannot reach Redis.
+		got, ok, err := vs.SaveVersion(ctx, newID, value, written, pending(lifetime), false)
 		if err != nil {
-			return false, newError("Save", err)
+			return false, m.storeError(st, err)
 		}
 		if !ok {
-			return false, newError("Save", errIDTaken)
+			if written != nil || retried {
+				return false, newError("Save", errIDTaken)
+			}
+			// Taken: a new ID left by an earlier failed attempt of this
+			// request, or a collision. Another one.
+			retried = true
+			if newID, err = newIDFor("Save"); err != nil {
+				return false, err
+			}
+			continue
 		}
 		written = got.Version
 		marker := Marker{At: now}
@@ -247,31 +310,78 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 			marker.MovedTo = newID
 		}
 		got, ok, err = vs.Retire(ctx, st.storedID, st.version, marker, m.markerTTL())
-		if err != nil {
-			return false, newError("Rotate", err)
+		if err != nil && !errors.Is(err, ErrInvalidSession) {
+			// The retire may have run and its reply been lost: look.
+			ok = m.retired(ctx, vs, st.storedID, marker)
+		}
+		if err != nil && !ok {
+			return false, m.storeError(st, err)
 		}
 		if ok {
 			sess.UpdatedAt = now
-			st.storedID, st.version, st.snapshot, st.ttl, st.rotate = newID, written, data, lifetime, false
+			st.storedID, st.version, st.snapshot, st.ttl, st.rotate = newID, written, data, pending(lifetime), false
+			// The new ID gets its full lifetime. Should that fail, the
+			// next request, finding its TTL short, touches it.
+			if _, ok, err := vs.TouchVersion(ctx, newID, written, lifetime); err == nil && ok {
+				st.ttl = lifetime
+			}
 			if h != nil {
 				setCookie(h, m.cookie(newID, lifetime))
 			}
 			return false, nil
 		}
 		if mk := got.Marker; mk != nil && mk.MovedTo != "" && !explicit {
-			// Another request rotated first: drop this ID, join its.
-			_ = storeDelete(ctx, vs, newID)
-			sess.ID = st.storedID
+			// Another request rotated first: join its new ID.
 			return true, m.rebase(ctx, vs, sess, st, got)
 		}
 		if err := m.rebase(ctx, vs, sess, st, got); err != nil {
-			if errors.Is(err, ErrSessionEnded) {
-				_ = storeDelete(ctx, vs, newID)
-			}
 			return false, err
 		}
 	}
 	return false, newError("Save", ErrConflict)
+}
+
+// pendingTTL is how long a rotation's new ID lives until the old one is
+// retired; then it gets the session's lifetime.
+const pendingTTL = time.Minute
+
+// pending returns the TTL of a new ID whose old one is not yet retired.
+func pending(lifetime time.Duration) time.Duration {
+	if lifetime > 0 && lifetime < pendingTTL {
+		return lifetime
+	}
+	return pendingTTL
+}
+
+// settleTimeout bounds how long a failed Retire is looked into.
+const settleTimeout = 3 * time.Second
+
+// retired reports whether id holds marker: after a failed Retire, whether
+// it ran all the same (its reply lost). It reads even when ctx has ended,
+// trying again while the store fails, within settleTimeout.
+func (m *Manager) retired(ctx context.Context, vs VersionedStore, id string, marker Marker) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		got, err := vs.LoadVersion(ctx, id)
+		if err == nil {
+			mk := got.Marker
+			return mk != nil && mk.MovedTo == marker.MovedTo && mk.At.UnixMilli() == marker.At.UnixMilli()
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+	}
+}
+
+// deleteDetached deletes id even when ctx has ended (a client that went
+// away, a deadline that struck mid-rotation), within destroyTimeout.
+func (m *Manager) deleteDetached(ctx context.Context, s Store, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
+	defer cancel()
+	_ = storeDelete(ctx, s, id)
 }
 
 // newIDFor is newID with the error wrapped for op.
@@ -299,8 +409,11 @@ func (m *Manager) rebase(ctx context.Context, vs VersionedStore, sess *Session, 
 		if to == "" || hops == maxForwards || !validID(to) {
 			break
 		}
-		if got, err = vs.LoadVersion(ctx, to); err != nil && !errors.Is(err, ErrInvalidSession) {
-			return newError("Save", err)
+		if got, err = vs.LoadVersion(ctx, to); err != nil {
+			if !errors.Is(err, ErrInvalidSession) {
+				return newError("Save", err)
+			}
+			got = Stored{}
 		}
 		st.storedID, st.forwarded = to, true
 		if !st.rotate {
@@ -312,12 +425,15 @@ func (m *Manager) rebase(ctx context.Context, vs VersionedStore, sess *Session, 
 		st.phase = phaseEnded
 		return newError("Save", ErrSessionEnded)
 	}
-	if base.Data == nil {
-		base.Data = make(map[string]interface{})
-	}
 	st.snapshot, st.version, st.ttl = snapshotOf(&base), got.Version, got.TTL
-	applyChanges(base.Data, changes)
-	sess.Data, sess.CreatedAt = base.Data, base.CreatedAt
+	// The handler may hold sess.Data: it stays the same map.
+	if sess.Data == nil {
+		sess.Data = make(map[string]interface{})
+	}
+	clear(sess.Data)
+	maps.Copy(sess.Data, base.Data)
+	applyChanges(sess.Data, changes)
+	sess.CreatedAt = base.CreatedAt
 	if !st.rotate {
 		sess.RotatedAt = base.RotatedAt
 	}

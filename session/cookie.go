@@ -93,6 +93,22 @@ func setCookie(h http.Header, c *http.Cookie) {
 	guardCaching(h, c.Name)
 }
 
+// dropCookie removes a Set-Cookie of name added earlier in this response:
+// the session it named ended before the response started.
+func dropCookie(h http.Header, name string) {
+	kept := h["Set-Cookie"][:0]
+	for _, v := range h["Set-Cookie"] {
+		if n, _, _ := strings.Cut(v, "="); strings.TrimSpace(n) != name {
+			kept = append(kept, v)
+		}
+	}
+	if len(kept) == 0 {
+		h.Del("Set-Cookie")
+		return
+	}
+	h["Set-Cookie"] = kept
+}
+
 // guardCaching makes h say that the response depends on the session: it
 // varies on Cookie and, when it sets the cookie name, shared caches may not
 // store its Set-Cookie. The middleware calls it again as the response

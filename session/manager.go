@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,8 +131,8 @@ func (m *Manager) loadValue(r *http.Request, value string) (*Session, *tracked, 
 		if sess == nil {
 			return nil, nil, nil
 		}
-		if m.cfg.Store != nil { // migrating: a fresh ID, saved as a new session
-			return m.migrated(sess)
+		if m.cfg.Store != nil { // migrating: saved as a new session
+			return m.migrated(sess, value), &tracked{phase: phaseFresh, migrated: true}, nil
 		}
 		return sess, &tracked{phase: phaseStored, storedID: sess.ID, snapshot: snapshotOf(sess)}, nil
 	}
@@ -182,16 +185,17 @@ func (m *Manager) unseal(value string, now time.Time) *Session {
 	return &sess
 }
 
-// migrated turns a session opened from a sealed cookie into a fresh one
-// for the store: a new ID, its Data and times kept, saved at the end of the
-// request like any new session that holds data.
-func (m *Manager) migrated(sess *Session) (*Session, *tracked, error) {
-	id, err := newID()
-	if err != nil {
-		return nil, nil, err
-	}
-	sess.ID = id
-	return sess, &tracked{phase: phaseFresh}, nil
+// migrated turns a session opened from the sealed cookie value into a
+// fresh one for the store: its Data and times kept, and an ID derived from
+// the cookie (HMAC-SHA256 under the secret key), so that parallel requests
+// carrying the same sealed cookie all take over one session, not one
+// each, and nobody without the key can tell the ID from the cookie.
+func (m *Manager) migrated(sess *Session, sealed string) *Session {
+	mac := hmac.New(sha256.New, m.cfg.SecretKey)
+	mac.Write([]byte("sessionx cookie migration\x00"))
+	mac.Write([]byte(sealed))
+	sess.ID = base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:idBytes])
+	return sess
 }
 
 // snapshotOf returns the JSON of sess.Data, taken at Load to detect changes.
@@ -442,7 +446,9 @@ const destroyTimeout = 10 * time.Second
 // the same Name, Path, Domain, Secure, HttpOnly and SameSite as the session
 // cookie, even when the delete failed. The delete runs with the request's
 // context values but not its cancellation, within destroyTimeout (10s), so
-// a client that goes away does not keep its session alive. Inside the
+// a client that goes away does not keep its session alive. With a
+// VersionedStore it also deletes the ID an automatic rotation moved the
+// session to, found through the old ID's marker. Inside the
 // middleware the request's session is then reset to a fresh one with a new
 // ID and no data, so anything put into it afterwards (a flash) starts a
 // new session rather than reviving the old one; requests of the old session
@@ -468,11 +474,23 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var firstErr error
-	if m.cfg.Store != nil {
-		for _, id := range ids {
-			if err := storeDelete(ctx, m.cfg.Store, id); err != nil && !errors.Is(err, ErrNotFound) && firstErr == nil {
-				firstErr = newError("Destroy", err)
+	vs, versioned := m.cfg.Store.(VersionedStore)
+	for i := 0; m.cfg.Store != nil && i < len(ids); i++ {
+		var err error
+		if versioned {
+			var got Stored
+			got, err = vs.DeleteVersion(ctx, ids[i])
+			// A rotation moved the session on: it ends there too. One
+			// that retires ids[i] after this delete finds it gone and
+			// drops its new ID itself.
+			if mk := got.Marker; mk != nil && validID(mk.MovedTo) && !slices.Contains(ids, mk.MovedTo) && len(ids) <= 2*maxForwards {
+				ids = append(ids, mk.MovedTo)
 			}
+		} else {
+			err = storeDelete(ctx, m.cfg.Store, ids[i])
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) && firstErr == nil {
+			firstErr = newError("Destroy", err)
 		}
 	}
 	setCookie(w.Header(), m.expiredCookie())

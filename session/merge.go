@@ -11,14 +11,18 @@ import (
 // request deleted are deleted. Keys the request did not touch keep what
 // other requests stored, so parallel requests that change different keys
 // all keep their changes; when two change the same key, the later save
-// wins. The work is done only on a conflict: a save that finds its version
-// in place pays nothing for it.
+// wins. Flash messages (the "_flashes" key, a map) are merged one level
+// deeper, by their own keys, so that two requests adding flashes keep
+// both, and one that reads a flash removes only that one. The work is done
+// only on a conflict: a save that finds its version in place pays nothing
+// for it.
 
-// dataChange is one top-level key a request set or deleted.
+// dataChange is one key a request set or deleted: a top-level key, or
+// with sub set, a key of the flash map.
 type dataChange struct {
-	key     string
-	value   interface{}
-	deleted bool
+	key, sub string
+	value    interface{}
+	deleted  bool
 }
 
 // dataChanges returns the changes that turn the Data encoded in snapshot
@@ -28,10 +32,30 @@ func dataChanges(snapshot []byte, data map[string]interface{}) ([]dataChange, er
 	if err != nil {
 		return nil, err
 	}
-	var changes []dataChange
+	changes := diffMaps(nil, "", old, data)
+	return changes, nil
+}
+
+// diffMaps appends the changes from old to cur; under key (the flash map)
+// they are changes of its entries.
+func diffMaps(changes []dataChange, key string, old, cur map[string]interface{}) []dataChange {
+	change := func(k string, v interface{}, deleted bool) dataChange {
+		if key != "" {
+			return dataChange{key: key, sub: k, value: v, deleted: deleted}
+		}
+		return dataChange{key: k, value: v, deleted: deleted}
+	}
 	var a, b []byte
-	for k, v := range data {
+	for k, v := range cur {
 		ov, ok := old[k]
+		if key == "" && k == flashKey {
+			om, ook := ov.(map[string]interface{})
+			cm, cok := v.(map[string]interface{})
+			if (ook || !ok) && cok {
+				changes = diffMaps(changes, k, om, cm)
+				continue
+			}
+		}
 		if ok {
 			var aok, bok bool
 			a, aok = appendJSONValue(a[:0], v, 0)
@@ -40,23 +64,47 @@ func dataChanges(snapshot []byte, data map[string]interface{}) ([]dataChange, er
 				continue
 			}
 		}
-		changes = append(changes, dataChange{key: k, value: v})
+		changes = append(changes, change(k, v, false))
 	}
-	for k := range old {
-		if _, ok := data[k]; !ok {
-			changes = append(changes, dataChange{key: k, deleted: true})
+	for k, ov := range old {
+		if _, ok := cur[k]; ok {
+			continue
 		}
+		if om, ok := ov.(map[string]interface{}); ok && key == "" && k == flashKey {
+			changes = diffMaps(changes, k, om, nil) // every flash read
+			continue
+		}
+		changes = append(changes, change(k, nil, true))
 	}
-	return changes, nil
+	return changes
 }
 
-// applyChanges applies changes to data, which must not be nil.
+// applyChanges applies changes to data, which must not be nil. A flash
+// map left empty is removed, as GetFlash does.
 func applyChanges(data map[string]interface{}, changes []dataChange) {
 	for _, c := range changes {
-		if c.deleted {
+		switch {
+		case c.sub == "" && c.deleted:
 			delete(data, c.key)
-		} else {
+		case c.sub == "":
 			data[c.key] = c.value
+		default:
+			m, ok := data[c.key].(map[string]interface{})
+			if !ok {
+				if c.deleted {
+					continue
+				}
+				m = make(map[string]interface{})
+				data[c.key] = m
+			}
+			if c.deleted {
+				delete(m, c.sub)
+			} else {
+				m[c.sub] = c.value
+			}
+			if len(m) == 0 {
+				delete(data, c.key)
+			}
 		}
 	}
 }
@@ -65,8 +113,12 @@ func applyChanges(data map[string]interface{}, changes []dataChange) {
 // manager makes every snapshot, so it means a bug.
 var errBadSnapshot = errors.New("session: snapshot is not a JSON object")
 
-// decodeData decodes a snapshot of Data (a JSON object or null).
+// decodeData decodes a snapshot of Data (a JSON object or null; nil, the
+// snapshot of a session never stored, is empty).
 func decodeData(snapshot []byte) (map[string]interface{}, error) {
+	if snapshot == nil {
+		return map[string]interface{}{}, nil
+	}
 	d := jsonDecoder{s: string(snapshot), b: snapshot}
 	d.skipSpace()
 	v, ok := d.value(0)

@@ -53,6 +53,9 @@ type tracked struct {
 	// forwarded marks a session reached through an automatic rotation's
 	// marker: the response sends its cookie again.
 	forwarded bool
+	// migrated marks a session taken over from a sealed cookie
+	// (CookieMigration), whose ID is derived from that cookie.
+	migrated bool
 	// err is a failure to make an ID for this session (New, Rotate),
 	// returned by its next save instead of writing a weak or stale ID.
 	err error

@@ -35,24 +35,24 @@ type VersionedStore interface {
 	// LoadVersion returns what id holds: a session (Value, Version and
 	// what remains of its TTL), a rotation marker, or the zero Stored.
 	LoadVersion(ctx context.Context, id string) (Stored, error)
-	// SaveVersion writes value under id for ttl (zero: the store's own;
-	// KeepTTL: what remains of the current one) if id still holds version;
-	// a nil version writes only if id holds nothing. On success the
+	// SaveVersion writes value under id for ttl (zero: the store's own)
+	// if id still holds version; a nil version writes only if id holds
+	// nothing. With keepTTL the value keeps what remains of the key's TTL
+	// when it has some left: the manager changes a session's TTL only when
+	// it also sends the cookie (a new ID, an idle refresh), so that the two
+	// expire together and a write needs no Set-Cookie. On success the
 	// returned Stored has the new Version.
-	SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration) (Stored, bool, error)
+	SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration, keepTTL bool) (Stored, bool, error)
 	// TouchVersion sets id's TTL to ttl (zero: the store's own) if id
 	// still holds version, without writing the value.
 	TouchVersion(ctx context.Context, id string, version []byte, ttl time.Duration) (Stored, bool, error)
 	// Retire replaces the session under id, if id still holds version,
 	// with marker, kept for ttl.
 	Retire(ctx context.Context, id string, version []byte, marker Marker, ttl time.Duration) (Stored, bool, error)
+	// DeleteVersion deletes id and returns what it held, in one step: a
+	// rotation marker there names an ID that ends too.
+	DeleteVersion(ctx context.Context, id string) (Stored, error)
 }
-
-// KeepTTL, as the ttl of VersionedStore.SaveVersion, keeps what remains of
-// the stored value's TTL. The manager changes a session's TTL only when it
-// also sends the cookie (a new ID, an idle refresh), so that the two
-// expire together and a write needs no Set-Cookie.
-const KeepTTL time.Duration = -1
 
 // Stored is what a VersionedStore found under an ID.
 type Stored struct {
