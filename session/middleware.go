@@ -2,7 +2,6 @@ package session
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -56,7 +55,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.HandleError(w, r, err)
 			return
 		}
-		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), Key, sess), managerKey{m}, sess))
+		r = r.WithContext(&sessionContext{Context: r.Context(), m: m, sess: sess})
 		sw := &sessionWriter{ResponseWriter: w, m: m, r: r, sess: sess}
 		next.ServeHTTP(sw, r)
 		sw.finish()
