@@ -18,13 +18,16 @@ import (
 )
 
 // Findings of the concurrency review of conditional saves (issue 18): each
-// test here fails on the code under review. See attack_concurrency_held_test.go
-// for the scenarios that held up.
+// test here failed on the code under review (7763bba, and 3340b9c for the
+// ones it introduced); those that 8a77dcb fixed pass since and stay as
+// regression tests. See attack_concurrency_held_test.go for the scenarios
+// that held up, attack_concurrency_migration_test.go for the migration
+// findings on the derived IDs of 8a77dcb.
 
-// newAttackApp is newApp with the manager saving to store (a wrapper of the
+// newConcApp is newApp with the manager saving to store (a wrapper of the
 // app's RedisStore, or the RedisStore itself when nil) and with h serving
 // the app's routes plus the extra ones given.
-func newAttackApp(t *testing.T, srv *redisserver.Server, wrap func(*RedisStore) session.Store, extra map[string]func(a *app, w http.ResponseWriter, r *http.Request), cfg ...session.ConfigOption) *app {
+func newConcApp(t *testing.T, srv *redisserver.Server, wrap func(*RedisStore) session.Store, extra map[string]func(a *app, w http.ResponseWriter, r *http.Request), cfg ...session.ConfigOption) *app {
 	t.Helper()
 	a := &app{t: t, s: openStore(t, Options{Addr: srv.Addr})}
 	var store session.Store = a.s
@@ -50,9 +53,9 @@ func newAttackApp(t *testing.T, srv *redisserver.Server, wrap func(*RedisStore) 
 	return a
 }
 
-// rawServe sends one request with cookie id and returns the recorder and
+// concServe sends one request with cookie id and returns the recorder and
 // the session cookie it sets ("" none, "-" cleared), whatever the status.
-func (a *app) rawServe(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
+func (a *app) concServe(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
 	r := httptest.NewRequestWithContext(ctx, "GET", target, nil)
 	if id != "" {
 		r.AddCookie(&http.Cookie{Name: "sessionx", Value: id})
@@ -171,9 +174,9 @@ func TestAttackConcurrencyCookieMigrationParallelRequestsFork(t *testing.T) {
 	}
 }
 
-// flashRoutes: /flash?k=v adds a flash; /flashes consumes them all and
+// concFlashRoutes: /flash?k=v adds a flash; /flashes consumes them all and
 // prints them; /pref?k=v sets a key of the nested map "prefs" in place.
-var flashRoutes = map[string]func(a *app, w http.ResponseWriter, r *http.Request){
+var concFlashRoutes = map[string]func(a *app, w http.ResponseWriter, r *http.Request){
 	"/flash": func(a *app, w http.ResponseWriter, r *http.Request) {
 		for k, v := range r.URL.Query() {
 			session.Get(r).AddFlash(k, v[0])
@@ -199,10 +202,10 @@ var flashRoutes = map[string]func(a *app, w http.ResponseWriter, r *http.Request
 // each add a flash (a form POST and an XHR, say) conflict on "_flashes" and
 // the later save drops the other's flash; a request consuming the flashes
 // while another adds one either drops the new one or shows the consumed
-// one again. The same holds for any nested map changed in place.
+// one again.
 func TestAttackConcurrencyParallelFlashesAreLost(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a := newAttackApp(t, srv, nil, flashRoutes)
+	a := newConcApp(t, srv, nil, concFlashRoutes)
 	id := a.login("alice")
 
 	t.Run("two adds", func(t *testing.T) {
@@ -241,41 +244,17 @@ func TestAttackConcurrencyParallelFlashesAreLost(t *testing.T) {
 			t.Errorf("flashes after consume || add: %v, want only new", flashes)
 		}
 	})
-	t.Run("nested map in place", func(t *testing.T) {
-		a.t = t
-		a.parallel(2, id, func(i int) string { return "/pref?p" + strconv.Itoa(i) + "=x" })
-		prefs, _ := a.data(id)["prefs"].(map[string]interface{})
-		if prefs["p0"] != "x" || prefs["p1"] != "x" {
-			t.Errorf("prefs = %v, want p0 and p1", prefs)
-		}
-	})
 }
 
-// Finding 4: "logout always happens" holds only once the middleware has
-// loaded the session. A client that hangs up right after sending the
-// logout (closes the tab) cancels the request's context; when that happens
-// before the middleware's Load, Load fails with the context's error, the
-// error handler answers and the handler, hence Destroy, never runs.
-func TestAttackConcurrencyLogoutWhoseClientHungUpBeforeLoadKeepsSession(t *testing.T) {
-	srv := redisserver.Start(t, redisserver.Config{})
-	a := newApp(t, Options{Addr: srv.Addr})
-	id := a.login("alice")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // the client is gone by the time the server reads the request
-	w, _ := a.rawServe(ctx, id, "/logout")
-	if a.data(id) != nil {
-		t.Errorf("the session outlived a logout whose client hung up early (status %d %q)", w.Code, strings.TrimSpace(w.Body.String()))
-	}
-}
 
-// flakyRetire is the app's store with Retire failing (a timeout) while
+// concFlakyRetire is the app's store with Retire failing (a timeout) while
 // fail > 0.
-type flakyRetire struct {
+type concFlakyRetire struct {
 	*RedisStore
 	fail atomic.Int32
 }
 
-func (s *flakyRetire) Retire(ctx context.Context, id string, version []byte, m session.Marker, ttl time.Duration) (session.Stored, bool, error) {
+func (s *concFlakyRetire) Retire(ctx context.Context, id string, version []byte, m session.Marker, ttl time.Duration) (session.Stored, bool, error) {
 	if s.fail.Add(-1) >= 0 {
 		return session.Stored{}, false, errors.New("i/o timeout")
 	}
@@ -289,10 +268,10 @@ func (s *flakyRetire) Retire(ctx context.Context, id string, version []byte, m s
 // a 503, and the logged-in copy stays orphaned in Redis.
 func TestAttackConcurrencyExplicitRotateRetryAfterFailedRetire(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	var store *flakyRetire
+	var store *concFlakyRetire
 	var saveErr error
-	a := newAttackApp(t, srv, func(s *RedisStore) session.Store {
-		store = &flakyRetire{RedisStore: s}
+	a := newConcApp(t, srv, func(s *RedisStore) session.Store {
+		store = &concFlakyRetire{RedisStore: s}
 		return store
 	}, map[string]func(a *app, w http.ResponseWriter, r *http.Request){
 		"/login-save": func(a *app, w http.ResponseWriter, r *http.Request) {
@@ -305,7 +284,7 @@ func TestAttackConcurrencyExplicitRotateRetryAfterFailedRetire(t *testing.T) {
 	})
 	_, pre := a.do(context.Background(), "", "/set?cart=1")
 	store.fail.Store(1)
-	w, post := a.rawServe(context.Background(), pre, "/login-save")
+	w, post := a.concServe(context.Background(), pre, "/login-save")
 	if saveErr == nil {
 		t.Fatal("the handler's Save did not see the failing Retire")
 	}
@@ -341,5 +320,257 @@ func TestAttackConcurrencyFreshMarkerFromSkewedServerIsStale(t *testing.T) {
 	w, set := a.do(context.Background(), id, "/read")
 	if !strings.Contains(w.Body.String(), "alice") || set != next || stale.Load() != 0 {
 		t.Errorf("a request sent with the old cookie a moment after the rotation read %q, cookie %q, stale reports %d", w.Body, set, stale.Load())
+	}
+}
+
+
+// Finding 7: a response can carry the cookie of a session that ended. The
+// handler's own Save (sessionx style) sets the cookie (the idle refresh
+// was due, or the request came through a forwarding marker); the session then
+// ends (another request logs in and retires the ID); the middleware's save
+// reports ErrSessionEnded and drops the changes, but the earlier
+// Set-Cookie stays in the response. Arriving after the login's response,
+// it replaces the logged-in cookie with the retired ID: the user is logged
+// out again (and, after the grace, reported as a stale ID).
+func TestAttackConcurrencyEndedSessionKeepsEarlierSetCookie(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	saved := make(chan struct{})
+	release := make(chan struct{})
+	a := newConcApp(t, srv, nil, map[string]func(a *app, w http.ResponseWriter, r *http.Request){
+		"/save-twice": func(a *app, w http.ResponseWriter, r *http.Request) {
+			sess := session.Get(r)
+			sess.Data["a"] = "1"
+			if err := a.m.Save(w, sess); err != nil {
+				t.Errorf("first Save: %v", err)
+			}
+			close(saved)
+			<-release
+			sess.Data["b"] = "2"
+			err := a.m.Save(w, sess)
+			if !errors.Is(err, session.ErrSessionEnded) {
+				t.Errorf("second Save = %v, want ErrSessionEnded", err)
+			}
+			fmt.Fprint(w, "ok")
+		},
+	}, session.WithMaxAge(time.Hour))
+	_, pre := a.do(context.Background(), "", "/set?cart=1")
+	// The idle refresh is due (a tenth of MaxAge has run out), so the
+	// first save sends the cookie.
+	rawDo(t, srv.Addr, "PEXPIRE", "sessionx:"+pre, strconv.Itoa(int(50*time.Minute/time.Millisecond)))
+	done := make(chan string)
+	go func() {
+		_, set := a.do(context.Background(), pre, "/save-twice")
+		done <- set
+	}()
+	<-saved
+	_, post := a.do(context.Background(), pre, "/login?user=alice")
+	if post == "" || post == pre {
+		t.Fatalf("login set %q", post)
+	}
+	close(release)
+	if set := <-done; set != "" {
+		t.Errorf("the response of a session that ended sets cookie %q (the retired ID; login's is %q)", set, post)
+	}
+}
+
+// Finding 8: a conflicting save replaces sess.Data with a new map (rebase:
+// sess.Data = base.Data). A handler holding the map it got (data :=
+// sess.Data), which was the only map of the session until now, keeps
+// writing into the old one after a Save or after the response started:
+// those writes are silently lost, since the session the manager compares
+// no longer holds them.
+func TestAttackConcurrencyRebaseDetachesHandlersDataMap(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	pDone := make(chan struct{})
+	for _, tc := range []struct {
+		name string
+		save func(a *app, w http.ResponseWriter, r *http.Request)
+	}{
+		{"handler Save", func(a *app, w http.ResponseWriter, r *http.Request) {
+			if err := a.m.Save(w, session.Get(r)); err != nil {
+				t.Errorf("Save: %v", err)
+			}
+		}},
+		{"response started", func(a *app, w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK) // the middleware saves here
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pDone = make(chan struct{})
+			a := newConcApp(t, srv, nil, map[string]func(a *app, w http.ResponseWriter, r *http.Request){
+				"/captured": func(a *app, w http.ResponseWriter, r *http.Request) {
+					data := session.Get(r).Data
+					data["first"] = "1"
+					<-pDone // another request of the session saved meanwhile
+					tc.save(a, w, r)
+					data["second"] = "2"
+				},
+			})
+			id := a.login("alice")
+			b := newBarrier(2)
+			a.gate = func(*http.Request) { b.wait() }
+			var wg sync.WaitGroup
+			wg.Go(func() { a.do(context.Background(), id, "/captured") })
+			wg.Go(func() {
+				a.do(context.Background(), id, "/set?other=1")
+				close(pDone)
+			})
+			b.open()
+			wg.Wait()
+			a.gate = nil
+			data := a.data(id)
+			if data["first"] != "1" || data["second"] != "2" || data["other"] != "1" {
+				t.Errorf("stored %v, want first, second and other", data)
+			}
+		})
+	}
+}
+
+// Finding 9: with MaxAge 0 (no idle timeout, a browser-session cookie) and
+// no automatic rotation, nothing ever extends a session's TTL in Redis:
+// it gets the store's TTL (Options.TTL, 24h) when created, every later
+// write keeps what remains of it (KeepTTL) and the idle refresh needs
+// MaxAge > 0. An active user is logged out 24h after the session was
+// created, however much it is used; before conditional saves every write
+// set the store's TTL again.
+func TestAttackConcurrencyMaxAgeZeroActiveSessionExpiresAtStoreTTL(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newApp(t, Options{Addr: srv.Addr}, session.WithMaxAge(0), session.WithRotationInterval(0))
+	_, id := a.do(context.Background(), "", "/set?x=1")
+	if id == "" {
+		t.Fatal("no session")
+	}
+	// A day of use later: one second of the store's TTL is left.
+	rawDo(t, srv.Addr, "PEXPIRE", "sessionx:"+id, "1000")
+	a.do(context.Background(), id, "/set?y=2")
+	a.do(context.Background(), id, "/incr")
+	a.do(context.Background(), id, "/read")
+	if ttl := rawDo(t, srv.Addr, "PTTL", "sessionx:"+id).Int; ttl < int64(time.Minute/time.Millisecond) {
+		t.Errorf("a session written and read just now expires in %d ms (MaxAge 0: no idle timeout)", ttl)
+	}
+}
+
+// Finding 8b: with sess.Data kept as the same map on a conflict, a nested
+// map the handler holds (cart := sess.Data["cart"]) is still detached: the
+// rebase puts the stored copy of every key the request did not change in
+// its place, so the handler's later writes into its map go nowhere, even
+// when no other request touched that key.
+func TestAttackConcurrencyRebaseDetachesHandlersNestedMap(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	pDone := make(chan struct{})
+	a := newConcApp(t, srv, nil, map[string]func(a *app, w http.ResponseWriter, r *http.Request){
+		"/cart": func(a *app, w http.ResponseWriter, r *http.Request) {
+			sess := session.Get(r)
+			cart := sess.Data["prefs"].(map[string]interface{})
+			sess.Data["seen"] = "1"
+			<-pDone                                   // another request of the session saved another key meanwhile
+			if err := a.m.Save(w, sess); err != nil { // conflict: rebased
+				t.Errorf("Save: %v", err)
+			}
+			cart["late"] = "1"
+		},
+		"/pref": concFlashRoutes["/pref"],
+	})
+	id := a.login("alice")
+	a.do(context.Background(), id, "/pref?a=1")
+	b := newBarrier(2)
+	a.gate = func(*http.Request) { b.wait() }
+	var wg sync.WaitGroup
+	wg.Go(func() { a.do(context.Background(), id, "/cart") })
+	wg.Go(func() {
+		a.do(context.Background(), id, "/set?other=1")
+		close(pDone)
+	})
+	b.open()
+	wg.Wait()
+	a.gate = nil
+	prefs, _ := a.data(id)["prefs"].(map[string]interface{})
+	if prefs["late"] != "1" || a.data(id)["other"] != "1" {
+		t.Errorf("stored %v, want prefs.late and other", a.data(id))
+	}
+}
+
+// Documented behaviour (guarantee 1, "same key: later save wins"): two
+// requests changing different entries of one nested map in place are two
+// changes of one top-level key, and the later save wins; only flashes are
+// merged one level deeper. Each request's own entry survives whole, never
+// a mix of the two, and the other top-level keys are kept.
+func TestAttackConcurrencyNestedMapInPlaceLaterSaveWins(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newConcApp(t, srv, nil, concFlashRoutes)
+	id := a.login("alice")
+	a.parallel(2, id, func(i int) string { return "/pref?p" + strconv.Itoa(i) + "=x" })
+	prefs, _ := a.data(id)["prefs"].(map[string]interface{})
+	if len(prefs) != 1 || prefs["p0"] != "x" && prefs["p1"] != "x" {
+		t.Errorf("prefs = %v, want one request's entry", prefs)
+	}
+	if a.data(id)["user"] != "alice" {
+		t.Errorf("session = %v", a.data(id))
+	}
+}
+
+// Finding 12: a value under the session's key that is neither a session nor
+// a marker, written while a request holds the session (a foreign writer, a
+// marker of a newer version during a rolling deploy), fails the request's
+// save with ErrInvalidSession: 503, where the session has simply ended.
+func TestAttackConcurrencyForeignValueMidRequestIs503(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newApp(t, Options{Addr: srv.Addr})
+	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	for _, v := range []string{"!moved:ZZZZZZZZZZZZZZZZZZZZZZ:" + now, "!garbage", "!moved:ZZZZZZZZZZZZZZZZZZZZZZ", "!ended:" + now} {
+		id := a.login("carol")
+		a.gate = func(r *http.Request) {
+			rawDo(t, srv.Addr, "SET", "sessionx:"+id, strings.ReplaceAll(v, "ZZZZZZZZZZZZZZZZZZZZZZ", id), "EX", "60")
+		}
+		w, set := a.concServe(context.Background(), id, "/set?k=v")
+		a.gate = nil
+		if w.Code != http.StatusOK || set != "" {
+			t.Errorf("%q written during the request: %d %q, cookie %q", v, w.Code, strings.TrimSpace(w.Body.String()), set)
+		}
+		if got := rawDo(t, srv.Addr, "GET", "sessionx:"+id).Str; strings.HasPrefix(got, "{") {
+			t.Errorf("%q: the request wrote the session back: %s", v, got)
+		}
+	}
+}
+
+// concFailTouch is the app's store with TouchVersion failing while fail > 0
+// (a client that hung up right after the rotation's Retire: the request's
+// context is cancelled).
+type concFailTouch struct {
+	*RedisStore
+	fail atomic.Int32
+}
+
+func (s *concFailTouch) TouchVersion(ctx context.Context, id string, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+	if s.fail.Add(-1) >= 0 {
+		return session.Stored{}, false, context.Canceled
+	}
+	return s.RedisStore.TouchVersion(ctx, id, version, ttl)
+}
+
+// Finding 13: a rotation writes the new ID with a one-minute TTL (pending)
+// and gives it the session's lifetime with a TouchVersion after the
+// Retire, on the request's context. When that touch fails (the client hung
+// up just then), the comment counts on the next request's idle refresh;
+// with MaxAge 0 there is none (touchDue needs MaxAge > 0), so the
+// logged-in session dies a minute after the login however much it is read.
+func TestAttackConcurrencyRotationTouchLostWithMaxAgeZeroLeavesOneMinute(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	var store *concFailTouch
+	a := newConcApp(t, srv, func(s *RedisStore) session.Store {
+		store = &concFailTouch{RedisStore: s}
+		return store
+	}, nil, session.WithMaxAge(0), session.WithRotationInterval(0))
+	_, pre := a.do(context.Background(), "", "/set?cart=1")
+	store.fail.Store(1)
+	_, post := a.do(context.Background(), pre, "/login?user=alice")
+	if post == "" || post == pre {
+		t.Fatalf("login set %q", post)
+	}
+	for range 3 {
+		a.do(context.Background(), post, "/read")
+	}
+	if ttl := rawDo(t, srv.Addr, "PTTL", "sessionx:"+post).Int; ttl <= int64(time.Minute/time.Millisecond) {
+		t.Errorf("the logged-in session, read just now, expires in %d ms", ttl)
 	}
 }

@@ -322,7 +322,7 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 			st.storedID, st.version, st.snapshot, st.ttl, st.rotate = newID, written, data, pending(lifetime), false
 			// The new ID gets its full lifetime. Should that fail, the
 			// next request, finding its TTL short, touches it.
-			if _, ok, err := vs.TouchVersion(ctx, newID, written, lifetime); err == nil && ok {
+			if m.extend(ctx, vs, newID, written, lifetime) {
 				st.ttl = lifetime
 			}
 			if h != nil {
@@ -376,6 +376,15 @@ func (m *Manager) retired(ctx context.Context, vs VersionedStore, id string, mar
 	}
 }
 
+// extend gives a rotation's new ID its lifetime, even when ctx has ended
+// (the rotation is done: its new ID must not expire with the pending TTL).
+func (m *Manager) extend(ctx context.Context, vs VersionedStore, id string, version []byte, lifetime time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
+	defer cancel()
+	_, ok, err := vs.TouchVersion(ctx, id, version, lifetime)
+	return err == nil && ok
+}
+
 // deleteDetached deletes id even when ctx has ended (a client that went
 // away, a deadline that struck mid-rotation), within destroyTimeout.
 func (m *Manager) deleteDetached(ctx context.Context, s Store, id string) {
@@ -410,6 +419,7 @@ func (m *Manager) rebase(ctx context.Context, vs VersionedStore, sess *Session, 
 			break
 		}
 		if got, err = vs.LoadVersion(ctx, to); err != nil {
+			// (ErrInvalidSession: not a session, so the session ended.)
 			if !errors.Is(err, ErrInvalidSession) {
 				return newError("Save", err)
 			}
@@ -430,6 +440,7 @@ func (m *Manager) rebase(ctx context.Context, vs VersionedStore, sess *Session, 
 	if sess.Data == nil {
 		sess.Data = make(map[string]interface{})
 	}
+	keepOwnValues(base.Data, sess.Data, changes)
 	clear(sess.Data)
 	maps.Copy(sess.Data, base.Data)
 	applyChanges(sess.Data, changes)

@@ -132,7 +132,7 @@ func (m *Manager) loadValue(r *http.Request, value string) (*Session, *tracked, 
 			return nil, nil, nil
 		}
 		if m.cfg.Store != nil { // migrating: saved as a new session
-			return m.migrated(sess, value), &tracked{phase: phaseFresh, migrated: true}, nil
+			return m.migrated(sess, value), &tracked{phase: phaseFresh, migrated: true, snapshot: snapshotOf(sess)}, nil
 		}
 		return sess, &tracked{phase: phaseStored, storedID: sess.ID, snapshot: snapshotOf(sess)}, nil
 	}
@@ -464,13 +464,16 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case st != nil && st.storedID != "":
 			ids = append(ids, st.storedID)
-		case st == nil && validID(sess.ID):
+		case st == nil && validID(sess.ID), st != nil && st.migrated:
+			// A migrated session's ID is derived from its sealed cookie:
+			// a parallel request may have stored it already.
 			ids = append(ids, sess.ID)
 		}
 	}
-	for _, c := range r.CookiesNamed(m.cfg.CookieName) {
-		if validID(c.Value) && !slices.Contains(ids, c.Value) {
-			ids = append(ids, c.Value)
+	var buf [maxCookieValues]string
+	for _, value := range m.cookieValues(r, buf[:0]) {
+		if validID(value) && !slices.Contains(ids, value) {
+			ids = append(ids, value)
 		}
 	}
 	var firstErr error

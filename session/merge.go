@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"errors"
+	"slices"
 )
 
 // A conflicting save re-applies the request's own changes to the session as
@@ -105,6 +106,25 @@ func applyChanges(data map[string]interface{}, changes []dataChange) {
 			if len(m) == 0 {
 				delete(data, c.key)
 			}
+		}
+	}
+}
+
+// keepOwnValues puts into base, for each key the request did not change
+// and that base holds with the same JSON, the request's own value: a
+// handler holding it (a nested map, say) still writes into the session.
+func keepOwnValues(base, own map[string]interface{}, changes []dataChange) {
+	var a, b []byte
+	for k, bv := range base {
+		ov, ok := own[k]
+		if !ok || slices.ContainsFunc(changes, func(c dataChange) bool { return c.key == k }) {
+			continue
+		}
+		var aok, bok bool
+		a, aok = appendJSONValue(a[:0], ov, 0)
+		b, bok = appendJSONValue(b[:0], bv, 0)
+		if aok && bok && bytes.Equal(a, b) {
+			base[k] = ov
 		}
 	}
 }

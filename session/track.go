@@ -140,9 +140,16 @@ func (m *Manager) refreshDue(sess *Session, now time.Time) bool {
 	return m.cfg.MaxAge > 0 && now.Sub(sess.UpdatedAt) >= m.cfg.MaxAge/refreshFraction
 }
 
-// touchDue reports whether an unchanged session in a VersionedStore should
-// have its TTL pushed forward: when more than MaxAge/refreshFraction of
-// lifetime has run out since the last write or touch.
+// touchDue reports whether a session in a VersionedStore should have its
+// TTL pushed forward: when more than MaxAge/refreshFraction of lifetime
+// has run out since the last write or touch, or when it still has the
+// short TTL of a rotation whose extension failed (see pendingTTL).
 func (m *Manager) touchDue(st *tracked, lifetime time.Duration) bool {
-	return m.cfg.MaxAge > 0 && st.ttl > 0 && lifetime-st.ttl >= m.cfg.MaxAge/refreshFraction
+	if st.ttl <= 0 {
+		return false // unknown
+	}
+	if st.ttl <= pendingTTL && (lifetime == 0 || lifetime > pendingTTL) {
+		return true
+	}
+	return m.cfg.MaxAge > 0 && lifetime-st.ttl >= m.cfg.MaxAge/refreshFraction
 }
