@@ -246,7 +246,6 @@ func TestAttackConcurrencyParallelFlashesAreLost(t *testing.T) {
 	})
 }
 
-
 // concFlakyRetire is the app's store with Retire failing (a timeout) while
 // fail > 0.
 type concFlakyRetire struct {
@@ -322,7 +321,6 @@ func TestAttackConcurrencyFreshMarkerFromSkewedServerIsStale(t *testing.T) {
 		t.Errorf("a request sent with the old cookie a moment after the rotation read %q, cookie %q, stale reports %d", w.Body, set, stale.Load())
 	}
 }
-
 
 // Finding 7: a response can carry the cookie of a session that ended. The
 // handler's own Save (sessionx style) sets the cookie (the idle refresh
