@@ -73,10 +73,10 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "user=%v n=%v", sess.Data["user"], sess.Data["n"])
 }
 
-// do sends a request with the session cookie id ("" for none) and returns
-// the response and the session ID it sets ("" for none, "-" for a cleared
-// cookie).
-func (a *app) do(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
+// request sends a request with the session cookie id ("" for none) and
+// returns the response and the session ID it sets ("" for none, "-" for a
+// cleared cookie), whatever the status.
+func (a *app) request(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
 	r := httptest.NewRequestWithContext(ctx, "GET", target, nil)
 	if id != "" {
 		r.AddCookie(&http.Cookie{Name: "sessionx", Value: id})
@@ -92,10 +92,37 @@ func (a *app) do(ctx context.Context, id, target string) (*httptest.ResponseReco
 			}
 		}
 	}
+	return w, set
+}
+
+// do is request, failing the test unless the status is 200.
+func (a *app) do(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
+	w, set := a.request(ctx, id, target)
 	if w.Code != http.StatusOK {
 		a.t.Errorf("%s: %d %s", target, w.Code, w.Body)
 	}
 	return w, set
+}
+
+// sealedCookie returns the cookie a store-less manager (the test key) seals
+// for a session holding data.
+func sealedCookie(t *testing.T, data map[string]interface{}) string {
+	t.Helper()
+	sealed, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	sealed.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range data {
+			session.Get(r).Data[k] = v
+		}
+	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("the store-less manager set cookies %v", cookies)
+	}
+	return cookies[0].Value
 }
 
 // login makes a session holding user and returns its ID.
@@ -123,6 +150,46 @@ func (a *app) data(id string) map[string]interface{} {
 		a.t.Fatal(err)
 	}
 	return sess.Data
+}
+
+// held is a request stopped in its handler, its session loaded.
+type held struct {
+	a       *app
+	release chan struct{}
+	done    chan string
+}
+
+// hold starts a request of session id for target and returns once its
+// handler has the session loaded; it waits there until finish. Only that
+// request waits: others go through the gate.
+func (a *app) hold(id, target string) *held {
+	path, _, _ := strings.Cut(target, "?")
+	h := &held{a: a, release: make(chan struct{}), done: make(chan string, 1)}
+	loaded := make(chan struct{})
+	var once sync.Once
+	a.gate = func(r *http.Request) {
+		if r.URL.Path == path {
+			once.Do(func() {
+				close(loaded)
+				<-h.release
+			})
+		}
+	}
+	go func() {
+		_, set := a.do(context.Background(), id, target)
+		h.done <- set
+	}()
+	<-loaded
+	return h
+}
+
+// finish lets the held request go on, waits for its end and returns the
+// session cookie it set.
+func (h *held) finish() string {
+	close(h.release)
+	set := <-h.done
+	h.a.gate = nil
+	return set
 }
 
 // barrier lets n handlers through only once all n have arrived.
@@ -213,29 +280,13 @@ func TestConcurrentRequestsSameKeyLaterWins(t *testing.T) {
 // logout. The session must stay ended.
 func logoutRacedBy(t *testing.T, a *app, id, target string) {
 	t.Helper()
-	loaded := make(chan struct{})
-	release := make(chan struct{})
-	a.gate = func(r *http.Request) {
-		if r.URL.Path != "/logout" {
-			close(loaded)
-			<-release
-		}
-	}
-	defer func() { a.gate = nil }()
-	done := make(chan string)
-	go func() {
-		_, set := a.do(context.Background(), id, target)
-		done <- set
-	}()
-	<-loaded
+	slow := a.hold(id, target)
 	if _, set := a.do(context.Background(), id, "/logout"); set != "-" {
 		t.Errorf("logout set cookie %q", set)
 	}
-	close(release)
-	if set := <-done; set != "" {
+	if set := slow.finish(); set != "" {
 		t.Errorf("%s after the logout set cookie %q", target, set)
 	}
-	a.gate = nil
 	if got, _ := a.s.LoadVersion(context.Background(), id); got.Value != nil || got.Marker != nil {
 		t.Errorf("%s after the logout brought the session back: %s", target, got.Value)
 	}
@@ -320,29 +371,14 @@ func TestLoginRacedByParallelRequestsKeepsLoggedInCookie(t *testing.T) {
 	a := newApp(t, Options{Addr: srv.Addr})
 	_, pre := a.do(context.Background(), "", "/set?cart=1")
 
-	loaded := make(chan struct{})
-	release := make(chan struct{})
-	a.gate = func(r *http.Request) {
-		if r.URL.Path == "/set" {
-			close(loaded)
-			<-release
-		}
-	}
-	done := make(chan string)
-	go func() {
-		_, set := a.do(context.Background(), pre, "/set?theme=dark")
-		done <- set
-	}()
-	<-loaded
+	slow := a.hold(pre, "/set?theme=dark")
 	_, post := a.do(context.Background(), pre, "/login?user=alice")
 	if post == "" || post == pre {
 		t.Fatalf("login set cookie %q", post)
 	}
-	close(release)
-	if set := <-done; set != "" {
+	if set := slow.finish(); set != "" {
 		t.Errorf("a request loaded before the login set cookie %q", set)
 	}
-	a.gate = nil
 	w, set := a.do(context.Background(), pre, "/set?theme=light")
 	if set != "" {
 		t.Errorf("a request with the pre-login cookie after the login set cookie %q (%s)", set, w.Body)
@@ -501,27 +537,14 @@ func TestHijackNeverRotates(t *testing.T) {
 // store under a fresh ID with WithCookieMigration.
 func TestCookieMigration(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	key := []byte("0123456789abcdef")
-	sealed, err := session.NewManager(session.DevConfig(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	sealed.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		session.Get(r).Data["user"] = "alice"
-	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	cookies := rec.Result().Cookies()
-	if len(cookies) != 1 {
-		t.Fatalf("the store-less manager set cookies %v", cookies)
-	}
-	cookie := cookies[0]
+	cookie := sealedCookie(t, map[string]interface{}{"user": "alice"})
 	for _, migrate := range []bool{false, true} {
 		opts := []session.ConfigOption{}
 		if migrate {
 			opts = append(opts, session.WithCookieMigration())
 		}
 		a := newApp(t, Options{Addr: srv.Addr}, opts...)
-		w, id := a.do(context.Background(), cookie.Value, "/read")
+		w, id := a.do(context.Background(), cookie, "/read")
 		switch {
 		case migrate && (!strings.Contains(w.Body.String(), "user=alice") || len(id) != 22 || a.data(id)["user"] != "alice"):
 			t.Errorf("migrated: read %q, cookie %q", w.Body, id)

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -15,30 +14,13 @@ import (
 // sealed cookie, as in the working tree during the review: parallel
 // requests carrying one sealed cookie take over one session.
 
-// concSealed returns a cookie value sealed by a store-less manager with the
-// test key, holding data.
-func concSealed(t *testing.T, data map[string]interface{}) string {
-	t.Helper()
-	sealed, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	sealed.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range data {
-			session.Get(r).Data[k] = v
-		}
-	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	return rec.Result().Cookies()[0].Value
-}
-
 // Finding 10: a request that migrates second (its create finds the derived
 // ID taken) rebases with no snapshot, so every key of the sealed session
 // counts as its own change: it writes the sealed cookie's old values over
 // what the first request changed, and brings back what it deleted.
 func TestAttackConcurrencyMigrationSecondRequestRevertsFirstsChanges(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	cookie := concSealed(t, map[string]interface{}{"user": "alice", "cart": "1", "promo": "x"})
+	cookie := sealedCookie(t, map[string]interface{}{"user": "alice", "cart": "1", "promo": "x"})
 	a := newApp(t, Options{Addr: srv.Addr}, session.WithCookieMigration())
 	first := make(chan struct{})
 	b := newBarrier(2)
@@ -74,28 +56,14 @@ func TestAttackConcurrencyMigrationSecondRequestRevertsFirstsChanges(t *testing.
 // the browser its cookie.
 func TestAttackConcurrencyMigrationLogoutWithSealedCookieLeavesMigratedSession(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	cookie := concSealed(t, map[string]interface{}{"user": "alice"})
+	cookie := sealedCookie(t, map[string]interface{}{"user": "alice"})
 	a := newApp(t, Options{Addr: srv.Addr}, session.WithCookieMigration())
-	loaded := make(chan struct{})
-	release := make(chan struct{})
-	a.gate = func(r *http.Request) {
-		if r.URL.Path == "/logout" {
-			close(loaded)
-			<-release
-		}
-	}
-	done := make(chan string)
-	go func() {
-		_, set := a.do(context.Background(), cookie, "/logout")
-		done <- set
-	}()
-	<-loaded
+	logout := a.hold(cookie, "/logout")
 	_, id := a.do(context.Background(), cookie, "/read") // a parallel request migrates
 	if id == "" {
 		t.Fatal("no migration")
 	}
-	close(release)
-	if set := <-done; set != "-" {
+	if set := logout.finish(); set != "-" {
 		t.Errorf("logout set %q", set)
 	}
 	a.gate = nil

@@ -53,27 +53,6 @@ func newConcApp(t *testing.T, srv *redisserver.Server, wrap func(*RedisStore) se
 	return a
 }
 
-// concServe sends one request with cookie id and returns the recorder and
-// the session cookie it sets ("" none, "-" cleared), whatever the status.
-func (a *app) concServe(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
-	r := httptest.NewRequestWithContext(ctx, "GET", target, nil)
-	if id != "" {
-		r.AddCookie(&http.Cookie{Name: "sessionx", Value: id})
-	}
-	w := httptest.NewRecorder()
-	a.h.ServeHTTP(w, r)
-	set := ""
-	for _, c := range w.Result().Cookies() {
-		if c.Name == "sessionx" {
-			set = c.Value
-			if c.MaxAge < 0 {
-				set = "-"
-			}
-		}
-	}
-	return w, set
-}
-
 // Finding 1: a logout loaded before an automatic rotation of the same
 // session, and ending after it, deletes the old ID only: the rotation's new
 // ID, which the parallel request's response sent to the browser, keeps the
@@ -84,31 +63,15 @@ func TestAttackConcurrencyDestroyRacingAutoRotationLeavesNewIDAlive(t *testing.T
 	id := a.login("alice")
 	backdate(t, a, id, 20*time.Minute) // rotation due (15m)
 
-	loaded := make(chan struct{})
-	release := make(chan struct{})
-	a.gate = func(r *http.Request) {
-		if r.URL.Path == "/logout" {
-			close(loaded)
-			<-release
-		}
-	}
-	defer func() { a.gate = nil }()
-	done := make(chan string)
-	go func() {
-		_, set := a.do(context.Background(), id, "/logout")
-		done <- set
-	}()
-	<-loaded
+	logout := a.hold(id, "/logout")
 	// Another request of the page (an XHR, an image) finds the rotation due.
 	_, next := a.do(context.Background(), id, "/read")
 	if next == "" || next == id {
 		t.Fatalf("the parallel request did not rotate: cookie %q", next)
 	}
-	close(release)
-	if set := <-done; set != "-" {
+	if set := logout.finish(); set != "-" {
 		t.Errorf("logout set cookie %q", set)
 	}
-	a.gate = nil
 	if data := a.data(next); data != nil {
 		t.Errorf("after the logout the rotated ID %s still holds the session %v", next, data)
 	}
@@ -148,16 +111,7 @@ func TestAttackConcurrencyDestroyOfForwardingIDOutsideMiddlewareLeavesTarget(t *
 // the other copy stays in Redis for its whole TTL.
 func TestAttackConcurrencyCookieMigrationParallelRequestsFork(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	key := []byte("0123456789abcdef")
-	sealed, err := session.NewManager(session.DevConfig(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	sealed.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		session.Get(r).Data["user"] = "alice"
-	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
-	cookie := rec.Result().Cookies()[0].Value
+	cookie := sealedCookie(t, map[string]interface{}{"user": "alice"})
 
 	a := newApp(t, Options{Addr: srv.Addr}, session.WithCookieMigration())
 	set := a.parallel(2, cookie, func(i int) string { return "/set?k" + strconv.Itoa(i) + "=v" })
@@ -283,7 +237,7 @@ func TestAttackConcurrencyExplicitRotateRetryAfterFailedRetire(t *testing.T) {
 	})
 	_, pre := a.do(context.Background(), "", "/set?cart=1")
 	store.fail.Store(1)
-	w, post := a.concServe(context.Background(), pre, "/login-save")
+	w, post := a.request(context.Background(), pre, "/login-save")
 	if saveErr == nil {
 		t.Fatal("the handler's Save did not see the failing Retire")
 	}
@@ -520,7 +474,7 @@ func TestAttackConcurrencyForeignValueMidRequestIs503(t *testing.T) {
 		a.gate = func(r *http.Request) {
 			rawDo(t, srv.Addr, "SET", "sessionx:"+id, strings.ReplaceAll(v, "ZZZZZZZZZZZZZZZZZZZZZZ", id), "EX", "60")
 		}
-		w, set := a.concServe(context.Background(), id, "/set?k=v")
+		w, set := a.request(context.Background(), id, "/set?k=v")
 		a.gate = nil
 		if w.Code != http.StatusOK || set != "" {
 			t.Errorf("%q written during the request: %d %q, cookie %q", v, w.Code, strings.TrimSpace(w.Body.String()), set)

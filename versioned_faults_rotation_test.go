@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -50,26 +49,6 @@ func newHookApp(t *testing.T, opts Options, cfg ...session.ConfigOption) (*app, 
 	return a, h
 }
 
-// doCtx is app.do with ctx and without the status check.
-func (a *app) doCtx(ctx context.Context, id, target string) (*httptest.ResponseRecorder, string) {
-	r := httptest.NewRequestWithContext(ctx, "GET", target, nil)
-	if id != "" {
-		r.AddCookie(&http.Cookie{Name: "sessionx", Value: id})
-	}
-	w := httptest.NewRecorder()
-	a.h.ServeHTTP(w, r)
-	set := ""
-	for _, c := range w.Result().Cookies() {
-		if c.Name == "sessionx" {
-			set = c.Value
-			if c.MaxAge < 0 {
-				set = "-"
-			}
-		}
-	}
-	return w, set
-}
-
 // liveSessionsOf returns the IDs of the sessions (not markers) stored on
 // addr, read directly (not through a proxy), whose Data has user, with
 // their TTLs.
@@ -103,20 +82,20 @@ func once(f func()) *func() {
 func TestAttackFaultsCancelMidExplicitRotationLeavesNoOrphan(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
 	a, h := newHookApp(t, Options{Addr: srv.Addr})
-	_, pre := a.doCtx(context.Background(), "", "/set?cart=1")
+	_, pre := a.request(context.Background(), "", "/set?cart=1")
 	if pre == "" {
 		t.Fatal("no pre-login cookie")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.beforeRetire.Store(once(cancel))
-	w, set := a.doCtx(ctx, pre, "/login?user=alice")
+	w, set := a.request(ctx, pre, "/login?user=alice")
 	h.beforeRetire.Store(nil)
 	t.Logf("cancelled login: %d %q, cookie %q", w.Code, strings.TrimSpace(w.Body.String()), set)
 	if set != "" && set != "-" {
 		t.Errorf("a failed login sent cookie %q", set)
 	}
 	// No lost session: the pre-login cookie still reads its cart.
-	if w, _ := a.doCtx(context.Background(), pre, "/read"); w.Code != http.StatusOK {
+	if w, _ := a.request(context.Background(), pre, "/read"); w.Code != http.StatusOK {
 		t.Errorf("pre-login cookie after the failed login: %d %q", w.Code, w.Body)
 	}
 	if d := a.data(pre); d["cart"] != "1" {
@@ -137,18 +116,18 @@ func TestAttackFaultsCancelMidAutomaticRotationSurvivesLogout(t *testing.T) {
 	backdate(t, a, id, 20*time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	h.beforeRetire.Store(once(cancel))
-	w, set := a.doCtx(ctx, id, "/incr")
+	w, set := a.request(ctx, id, "/incr")
 	h.beforeRetire.Store(nil)
 	t.Logf("cancelled rotation: %d, cookie %q", w.Code, set)
 	// No lost session: the old cookie still works and rotates now.
-	w, next := a.doCtx(context.Background(), id, "/incr")
+	w, next := a.request(context.Background(), id, "/incr")
 	if w.Code != http.StatusOK || next == "" || next == id || !strings.Contains(w.Body.String(), "user=alice") {
 		t.Fatalf("request after the failed rotation: %d %q, cookie %q", w.Code, w.Body, next)
 	}
 	live := liveSessionsOf(t, srv.Addr, "alice")
 	t.Logf("live sessions of alice after the retried rotation: %v (cookie holds %s)", live, next)
 	// Logout through the cookie the client has.
-	if _, set := a.doCtx(context.Background(), next, "/logout"); set != "-" {
+	if _, set := a.request(context.Background(), next, "/logout"); set != "-" {
 		t.Fatalf("logout set cookie %q", set)
 	}
 	if live := liveSessionsOf(t, srv.Addr, "alice"); len(live) != 0 {
@@ -174,7 +153,7 @@ func TestAttackFaultsPartitionMidRotationLeavesNoOrphan(t *testing.T) {
 			id := a.login("alice")
 			backdate(t, a, id, 20*time.Minute)
 			h.beforeRetire.Store(once(p.Partition))
-			w, set := a.doCtx(context.Background(), id, "/incr")
+			w, set := a.request(context.Background(), id, "/incr")
 			h.beforeRetire.Store(nil)
 			if w.Code != http.StatusServiceUnavailable || set != "" || !strings.HasPrefix(w.Body.String(), "store error:") {
 				t.Errorf("rotation during a partition: %d %q, cookie %q; want the error handler's 503 and no cookie", w.Code, w.Body, set)
@@ -208,13 +187,13 @@ func TestAttackFaultsPartitionDuringConditionalSave(t *testing.T) {
 	id := a.login("alice")
 	a.gate = func(*http.Request) { p.Partition() } // loaded; the save comes next
 	start := time.Now()
-	w, set := a.doCtx(context.Background(), id, "/set?x=1")
+	w, set := a.request(context.Background(), id, "/set?x=1")
 	a.gate = nil
 	if w.Code != http.StatusServiceUnavailable || set != "" || !strings.HasPrefix(w.Body.String(), "store error:") {
 		t.Errorf("save during a partition: %d %q, cookie %q after %v; want the error handler's 503", w.Code, w.Body, set, time.Since(start))
 	}
 	p.Heal()
-	w, set = a.doCtx(context.Background(), id, "/set?y=2")
+	w, set = a.request(context.Background(), id, "/set?y=2")
 	if w.Code != http.StatusOK {
 		t.Fatalf("after the heal: %d %q", w.Code, w.Body)
 	}
@@ -236,12 +215,12 @@ func TestAttackFaultsCancelMidConditionalSave(t *testing.T) {
 		p.SetDelay(50 * time.Millisecond)
 		time.AfterFunc(30*time.Millisecond, cancel)
 	}
-	w, set := a.doCtx(ctx, id, "/set?x=1")
+	w, set := a.request(ctx, id, "/set?x=1")
 	a.gate = nil
 	p.SetDelay(0)
 	t.Logf("cancelled save: %d %q, cookie %q", w.Code, strings.TrimSpace(w.Body.String()), set)
 	time.Sleep(150 * time.Millisecond)
-	w, _ = a.doCtx(context.Background(), id, "/set?y=2")
+	w, _ = a.request(context.Background(), id, "/set?y=2")
 	if w.Code != http.StatusOK {
 		t.Fatalf("after the cancelled save: %d %q", w.Code, w.Body)
 	}
@@ -270,7 +249,7 @@ func TestAttackFaultsRotationReplyLostLosesSessionAfterGrace(t *testing.T) {
 		p.SetDelay(200 * time.Millisecond)
 		time.AfterFunc(250*time.Millisecond, func() { p.SetDelay(0) })
 	}))
-	w, set := a.doCtx(context.Background(), id, "/incr")
+	w, set := a.request(context.Background(), id, "/incr")
 	h.beforeRetire.Store(nil)
 	time.Sleep(300 * time.Millisecond) // the Retire reaches the server
 	p.SetDelay(0)
@@ -280,7 +259,7 @@ func TestAttackFaultsRotationReplyLostLosesSessionAfterGrace(t *testing.T) {
 		return // the manager settled the rotation and sent the new cookie
 	}
 	time.Sleep(1100 * time.Millisecond) // past the grace
-	w, set = a.doCtx(context.Background(), id, "/read")
+	w, set = a.request(context.Background(), id, "/read")
 	if !strings.Contains(w.Body.String(), "user=alice") {
 		t.Errorf("after a 503 whose rotation did happen, the client's only cookie reads %q past the grace (cookie %q, stale reports %d): the session is lost",
 			w.Body, set, stale.Load())

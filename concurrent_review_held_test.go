@@ -523,24 +523,9 @@ func TestAttackConcurrencyHeldOnCluster(t *testing.T) {
 
 	id := a.login("alice")
 	backdate(t, a, id, 20*time.Minute)
-	loaded := make(chan struct{})
-	release := make(chan struct{})
-	a.gate = func(r *http.Request) {
-		if r.URL.Path == "/logout" {
-			close(loaded)
-			<-release
-		}
-	}
-	done := make(chan string)
-	go func() {
-		_, set := a.do(context.Background(), id, "/logout")
-		done <- set
-	}()
-	<-loaded
+	logout := a.hold(id, "/logout")
 	_, next := a.do(context.Background(), id, "/read")
-	close(release)
-	<-done
-	a.gate = nil
+	logout.finish()
 	if next == "" || next == id || a.data(next) != nil || a.data(id) != nil {
 		t.Errorf("after a logout racing a rotation to %q: new %v, old %v", next, a.data(next), a.data(id))
 	}
