@@ -38,24 +38,9 @@ trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT
 cp bench_middleware_test.go "$wt/"
 (cd "$wt" && go test -c -o "$out/old.test" .)
 
-port=""
-for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 40000))
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		port=$p
-		break
-	fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
-taskset -c "$pin" redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-	--logfile "$out/redis.log" --dir "$out" &
-redis_pid=$!
-trap 'kill "$redis_pid" 2>/dev/null || true; git worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 250); do
-	[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" = PONG ] && break
-	sleep 0.02
-done
-export REDIS_ADDR="127.0.0.1:$port" REDIS_PID="$redis_pid"
+. scripts/bench-redis.sh
+start_bench_redis "$out" "$pin"
+trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true; kill "$REDIS_PID" 2>/dev/null || true' EXIT
 
 bench() { # bench <binary> <pattern> <cpu>
 	local args=(-test.run '^$' -test.bench "$2" -test.cpu "$3" -test.benchtime "$benchtime")

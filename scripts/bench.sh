@@ -35,25 +35,9 @@ if [ -z "$benchstat" ]; then
 fi
 
 # One redis-server, pinned, on a free port (never 6379), persistence off.
-port=""
-for _ in $(seq 50); do
-	p=$((20000 + RANDOM % 40000))
-	if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		port=$p
-		break
-	fi
-done
-[ -n "$port" ] || { echo "no free port found" >&2; exit 1; }
-taskset -c "$pin" redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-	--logfile "$out/redis.log" --dir "$out" &
-redis_pid=$!
-trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 250); do
-	[ "$(redis-cli -p "$port" ping 2>/dev/null || true)" = PONG ] && break
-	sleep 0.02
-done
-[ "$(redis-cli -p "$port" ping)" = PONG ]
-export REDIS_ADDR="127.0.0.1:$port" REDIS_PID="$redis_pid"
+. scripts/bench-redis.sh
+start_bench_redis "$out" "$pin"
+trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
 
 echo "== building the benchmark binary" >&2
 (cd bench && go test -c -o "$out/bench.test" .)
