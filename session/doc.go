@@ -100,6 +100,20 @@
 // finds "moved" where it wanted to rotate joins that rotation instead of
 // making its own.
 //
+// A rotation cut short (a dead network, a client gone between its two
+// writes) leaves no second copy of the session for long: the new ID lives
+// pendingTTL (a minute) until the old one is retired, and is deleted when
+// the rotation fails; a Retire whose reply was lost is read back before
+// the request fails.
+//
+// Limits: nested maps are one key (two requests changing entries of one
+// map: the later save wins), except flashes, merged by their own keys. A
+// logout whose client is gone before the session is even loaded does not
+// run (its handler is not called). A session migrated from a sealed cookie
+// (CookieMigration) comes back if that cookie is replayed after the
+// logout, since a sealed cookie cannot be revoked: turn migration off once
+// users have moved.
+//
 // Stores without versions (custom stores, the sealed cookie) keep the
 // last-writer-wins behaviour of sessionx.
 //
