@@ -23,14 +23,13 @@ import (
 //
 //	KEYS[1] the key; ARGV[1] the new value ("" to only set the TTL);
 //	ARGV[2] the expected value ("" for "nothing"); ARGV[3] the TTL in ms;
-//	ARGV[4] "1" to keep what remains of the key's TTL instead, when it
-//	has some left (PTTL then PX, which every version has).
+//	ARGV[4] "1" to keep what remains of the key's TTL instead (KEEPTTL,
+//	Redis 6.0; the caller asks only for a key it saw with a TTL).
 //
 // It answers "" when it wrote, a null when the key holds nothing it
 // expected (the session ended), and "~" followed by the current value when
 // it holds another value, so a conflict costs no second round trip. The
-// tilde keeps a stored empty string apart from success. Every write sets a
-// TTL: a key without one (PERSISTed, copied) gets ARGV[3].
+// tilde keeps a stored empty string apart from success.
 const casSource = `local cur = redis.call('GET', KEYS[1])
 local want = ARGV[2]
 if want == '' then want = false end
@@ -38,15 +37,12 @@ if cur ~= want then
   if cur then return '~' .. cur end
   return false
 end
-local ttl = ARGV[3]
-if ARGV[4] == '1' then
-  local left = redis.call('PTTL', KEYS[1])
-  if left > 0 then ttl = left end
-end
 if ARGV[1] == '' then
-  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+elseif ARGV[4] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 else
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 end
 return ''`
 
@@ -146,7 +142,8 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 
 // SaveVersion writes value under id for ttl (zero: the store's TTL) if id
 // still holds version, or nothing when version is nil. With keepTTL the
-// key keeps what remains of its TTL, when it has some left.
+// key keeps what remains of its TTL (KEEPTTL: ask it only for a key known
+// to have one, or it would never expire).
 func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration, keepTTL bool) (session.Stored, bool, error) {
 	if len(value) == 0 || isMarker(value) {
 		return session.Stored{}, false, invalidValue(id, "empty or marker value to save")
@@ -237,6 +234,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 				return s.cas(ctx, id, value, version, ttl, keepTTL)
 			}
 		}
+		s.evalOnly.Store(false) // EVALSHA first again when scripts come back
 		s.plainUntil.Store(time.Now().Add(scriptRetryInterval).UnixNano())
 		if !s.warnedPlain.Swap(true) {
 			s.cfg.client.Logger.Warn("redisstore: the server refuses scripts, so saves are not conditional: parallel requests of one session may lose changes or bring back a logged-out session; the script is tried again every "+scriptRetryInterval.String(),

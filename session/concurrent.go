@@ -146,8 +146,9 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 			// A write keeps the key's TTL unless the idle refresh is due:
 			// the TTL changes only with a Set-Cookie. Without MaxAge the
 			// cookie lives as long as the browser and every write sets
-			// the store's TTL, as before.
-			keep := !refresh && m.cfg.MaxAge > 0
+			// the store's TTL, as before; a key seen without a TTL (st.ttl
+			// zero: PERSISTed, copied) gets one.
+			keep := !refresh && m.cfg.MaxAge > 0 && st.ttl > 0
 			got, ok, err = vs.SaveVersion(ctx, sess.ID, value, st.version, lifetime, keep)
 			if err != nil {
 				return m.storeError(st, err)
@@ -435,7 +436,10 @@ func (m *Manager) rebase(ctx context.Context, vs VersionedStore, sess *Session, 
 		st.phase = phaseEnded
 		return newError("Save", ErrSessionEnded)
 	}
-	st.snapshot, st.version, st.ttl = snapshotOf(&base), got.Version, got.TTL
+	st.snapshot, st.version = snapshotOf(&base), got.Version
+	if got.TTL > 0 { // a conflict's answer carries none: the key keeps its TTL, at most st.ttl
+		st.ttl = got.TTL
+	}
 	// The handler may hold sess.Data: it stays the same map.
 	if sess.Data == nil {
 		sess.Data = make(map[string]interface{})

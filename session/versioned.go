@@ -38,7 +38,8 @@ type VersionedStore interface {
 	// SaveVersion writes value under id for ttl (zero: the store's own)
 	// if id still holds version; a nil version writes only if id holds
 	// nothing. With keepTTL the value keeps what remains of the key's TTL
-	// when it has some left: the manager changes a session's TTL only when
+	// (asked only of a key seen with one): the manager changes a
+	// session's TTL only when
 	// it also sends the cookie (a new ID, an idle refresh), so that the two
 	// expire together and a write needs no Set-Cookie. On success the
 	// returned Stored has the new Version.
