@@ -197,8 +197,7 @@ func (s *Store[S]) Stats() Stats { return s.c.Stats() }
 // a fresh session, not a failure of the store; the server's error stays
 // in the chain.
 func loadError(id string, err error) error {
-	var re resp.Error
-	if errors.As(err, &re) && re.Kind == "WRONGTYPE" {
+	if re, ok := errors.AsType[resp.Error](err); ok && re.Kind == "WRONGTYPE" {
 		return fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return err

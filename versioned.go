@@ -185,8 +185,7 @@ func (s *Store[S]) DeleteVersion(ctx context.Context, id string) (session.Stored
 	b.Idempotent = true
 	b.Add(client.ReplyBulk, "GETDEL", client.Key(s.cfg.Prefix, id))
 	err := s.c.Do(ctx, &b)
-	var re resp.Error
-	if errors.As(err, &re) {
+	if _, ok := errors.AsType[resp.Error](err); ok {
 		return session.Stored{}, s.DeleteContext(ctx, id)
 	}
 	if err != nil || b.Replies[0].Null {
@@ -260,8 +259,8 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 // ACL refuses EVALSHA alone (EVAL may do), "eval" when it refuses
 // scripting or a proxy does not know the command, "" for any other error.
 func refusal(err error) string {
-	var re resp.Error
-	if !errors.As(err, &re) {
+	re, ok := errors.AsType[resp.Error](err)
+	if !ok {
 		return ""
 	}
 	msg := strings.ToLower(re.Msg)
@@ -278,8 +277,7 @@ func refusal(err error) string {
 // refusalKind names a refusal for the log without the server's message,
 // which may quote the command's arguments: a session ID and its data.
 func refusalKind(err error) string {
-	var re resp.Error
-	if errors.As(err, &re) && re.Kind == "NOPERM" {
+	if re, ok := errors.AsType[resp.Error](err); ok && re.Kind == "NOPERM" {
 		return "NOPERM"
 	}
 	return "unknown command"
