@@ -19,6 +19,11 @@
 //   - Gin's WriteHeader only records the status; the adapter still saves
 //     there, as sessionx does, so c.Status(code) commits the session: change
 //     it before setting the status.
+//   - Hijack (a WebSocket upgrade) never rotates the session: the 101
+//     carries no cookie.
+//   - Concurrent requests of one session keep each other's changes and
+//     never bring back a logged-out session, with a VersionedStore such as
+//     redisstore's (see "Concurrent requests" in package session).
 //   - The session is also put into the request's context, so session.Get
 //     and Manager.Destroy work with c.Request.
 //

@@ -88,8 +88,9 @@ func (w *responseWriter) Flush() {
 	}
 }
 
-// Hijack saves the session, then hands over the connection; a save error
-// is returned and the connection is not hijacked.
+// Hijack saves the session without rotating it (no cookie can follow),
+// then hands over the connection; a save error is returned and the
+// connection is not hijacked.
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return http.NewResponseController(w.sw).Hijack()
 }
