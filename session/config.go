@@ -32,10 +32,11 @@ type Config struct {
 	// SameSite is "Lax", "Strict" or "None" (any case). Default "Lax"; any
 	// other value means Lax, as in sessionx.
 	SameSite string
-	// RotationInterval rotates a loaded session's ID once this long has
-	// passed since it was last rotated (or created); the old ID is deleted
-	// from the Store once the new one is saved. Zero disables automatic
-	// rotation. Default 15m.
+	// RotationInterval rotates a session's ID, when it is saved, once this
+	// long has passed since it was last rotated (or created); the old ID
+	// is retired once the new one is saved (a marker for RotationGrace
+	// with a VersionedStore, deleted with other stores). Zero disables
+	// automatic rotation. Default 15m.
 	RotationInterval time.Duration
 	// Store holds sessions server-side, the cookie then holding only the ID.
 	// Nil (the default) seals the whole session into the cookie.

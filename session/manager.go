@@ -68,7 +68,8 @@ func NewManager(cfg Config) (*Manager, error) {
 // the client is never adopted, and a malformed one never reaches the store.
 // Every cookie with the session's name is tried, in the order the request
 // sends them, so a stray one (set from a sibling domain, say) does not hide
-// the user's own. An expired session is deleted from the store.
+// the user's own. An expired session is deleted from a store without
+// versions; a VersionedStore's TTL ends it.
 //
 // With a VersionedStore an ID rotated away within RotationGrace leads to
 // the session's new ID (automatic rotation) or to an empty session that is
