@@ -174,26 +174,57 @@ func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker
 	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl, false)
 }
 
-// DeleteVersion deletes id and returns what it held (GETDEL; plain DEL on
-// a server without it or a key of another type, whose value does not
-// matter).
-func (s *Store[S]) DeleteVersion(ctx context.Context, id string) (session.Stored, error) {
+// Revoke replaces what id holds with marker for ttl and returns what it
+// held: SET ... [XX] GET (Redis 6.2), or GET then SET in one round trip on
+// an older server; on a key of another type, a plain SET. Without always,
+// an ID that holds nothing stays empty (XX), so requests naming unknown
+// IDs cannot fill Redis with markers.
+func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker, ttl time.Duration, always bool) (session.Stored, error) {
 	if err := checkID(id); err != nil {
 		return session.Stored{}, err
 	}
+	if ttl <= 0 {
+		ttl = time.Duration(s.ttl.Load())
+	}
+	var buf [64 + MaxIDLength]byte
+	value := client.Bytes(appendMarker(buf[:0], marker))
+	key := client.Key(s.cfg.Prefix, id)
+	ms := client.Int(max(int64(ttl/time.Millisecond), 1))
+	// set adds the SET, with XX unless always: with GET its reply is the
+	// old value; without, OK or null (XX unmet), read as any value.
+	set := func(b *client.Batch, get bool) {
+		args := []client.Arg{key, value, client.Str("PX"), ms}
+		if !always {
+			args = append(args, client.Str("XX"))
+		}
+		if get {
+			b.Add(client.ReplyBulk, "SET", append(args, client.Str("GET"))...)
+		} else {
+			b.Add(client.ReplyAny, "SET", args...)
+		}
+	}
 	var b client.Batch
 	b.Idempotent = true
-	b.Add(client.ReplyBulk, "GETDEL", client.Key(s.cfg.Prefix, id))
+	set(&b, true)
 	err := s.c.Do(ctx, &b)
-	if _, ok := errors.AsType[resp.Error](err); ok {
-		return session.Stored{}, s.DeleteContext(ctx, id)
+	if re, ok := errors.AsType[resp.Error](err); ok {
+		b.Reset()
+		b.Idempotent = true
+		if re.Kind == "WRONGTYPE" {
+			set(&b, false)
+			return session.Stored{}, s.c.Do(ctx, &b)
+		}
+		b.Add(client.ReplyBulk, "GET", key)
+		set(&b, false)
+		err = s.c.Do(ctx, &b)
 	}
-	if err != nil || b.Replies[0].Null {
+	old := &b.Replies[0]
+	if err != nil || old.Null {
 		return session.Stored{}, err
 	}
-	st, err := stored(id, b.Replies[0].Bulk)
+	st, err := stored(id, old.Bulk)
 	if errors.Is(err, ErrInvalidSession) {
-		err = nil // deleted all the same
+		err = nil // replaced all the same
 	}
 	return st, err
 }
@@ -229,9 +260,10 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 		case "":
 			return session.Stored{}, false, err
 		case "evalsha":
-			if !s.evalOnly.Swap(true) {
-				return s.cas(ctx, id, value, version, ttl, keepTTL)
-			}
+			// EVAL may do: this call and the later ones send it. (Called
+			// again, the batch is EVAL, whose refusal is "eval".)
+			s.evalOnly.Store(true)
+			return s.cas(ctx, id, value, version, ttl, keepTTL)
 		}
 		s.evalOnly.Store(false) // EVALSHA first again when scripts come back
 		s.plainUntil.Store(time.Now().Add(scriptRetryInterval).UnixNano())

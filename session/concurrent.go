@@ -58,6 +58,14 @@ func (m *Manager) loadVersioned(r *http.Request, vs VersionedStore, id string, n
 		if err := sess.UnmarshalJSON(got.Value); err != nil || sess.ID != id || m.pastLimits(sess, now) {
 			return nil, nil, nil // another ID's, past its absolute timeout or dated in the future
 		}
+		if !m.ownTTL(got.TTL) && m.expired(sess, now) {
+			// Idle too long by UpdatedAt, the TTL not being the
+			// manager's: deleted, as with stores without versions.
+			if err := storeDelete(r.Context(), vs, id); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, nil, err
+			}
+			return nil, nil, nil
+		}
 		if sess.Data == nil {
 			sess.Data = make(map[string]interface{})
 		}
@@ -76,6 +84,15 @@ func (m *Manager) inGrace(got Stored, now time.Time) bool {
 	const slack = time.Second // TTLs are set in milliseconds, configs may differ a little
 	return got.TTL > m.staleWindow() && got.TTL <= m.markerTTL()+slack &&
 		got.Marker.At.Sub(now) <= maxClockSkew
+}
+
+// ownTTL reports whether ttl, what remained of a session's TTL at load,
+// can be one the manager set: then the TTL is the idle timeout. A session
+// without a TTL, or with one longer than MaxAge (written by Save or
+// sessionx with the store's TTL, before an upgrade), has its idle timeout
+// checked by UpdatedAt, and its TTL set at its next save.
+func (m *Manager) ownTTL(ttl time.Duration) bool {
+	return m.cfg.MaxAge <= 0 || ttl > 0 && ttl <= m.cfg.MaxAge+time.Second
 }
 
 // grace returns how long a rotated-away ID serves requests.
@@ -235,6 +252,12 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 	}
 	sess.UpdatedAt = now
 	st.phase, st.storedID, st.snapshot, st.version, st.ttl = phaseStored, sess.ID, data, got.Version, lifetime
+	if st.retire != "" {
+		if _, err := vs.Revoke(ctx, st.retire, Marker{At: now}, m.markerTTL(), true); err != nil {
+			return true, newError("Rotate", err)
+		}
+		st.retire = ""
+	}
 	if h != nil {
 		setCookie(h, m.cookie(sess.ID, lifetime))
 	}
@@ -313,7 +336,13 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 		got, ok, err = vs.Retire(ctx, st.storedID, st.version, marker, m.markerTTL())
 		if err != nil && !errors.Is(err, ErrInvalidSession) {
 			// The retire may have run and its reply been lost: look.
-			ok = m.retired(ctx, vs, st.storedID, marker)
+			var known bool
+			if ok, known = m.retired(ctx, vs, st.storedID, marker); !known {
+				// Nobody can tell: the new ID may be the session now.
+				// Kept, it lives pendingTTL unless a request forwarded
+				// to it touches it.
+				written = nil
+			}
 		}
 		if err != nil && !ok {
 			return false, m.storeError(st, err)
@@ -358,20 +387,21 @@ func pending(lifetime time.Duration) time.Duration {
 const settleTimeout = 3 * time.Second
 
 // retired reports whether id holds marker: after a failed Retire, whether
-// it ran all the same (its reply lost). It reads even when ctx has ended,
-// trying again while the store fails, within settleTimeout.
-func (m *Manager) retired(ctx context.Context, vs VersionedStore, id string, marker Marker) bool {
+// it ran all the same (its reply lost); known is false when the store
+// could not be read. It reads even when ctx has ended, trying again while
+// the store fails, within settleTimeout.
+func (m *Manager) retired(ctx context.Context, vs VersionedStore, id string, marker Marker) (ok, known bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
 		got, err := vs.LoadVersion(ctx, id)
 		if err == nil {
 			mk := got.Marker
-			return mk != nil && mk.MovedTo == marker.MovedTo && mk.At.UnixMilli() == marker.At.UnixMilli()
+			return mk != nil && mk.MovedTo == marker.MovedTo && mk.At.UnixMilli() == marker.At.UnixMilli(), true
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return false, false
 		case <-time.After(wait):
 		}
 	}

@@ -30,10 +30,13 @@
 //   - A session is written back only when it needs it (see below), so
 //     requests that do not use the session cost no store write and set no
 //     cookie.
-//   - Destroy deletes the session from the store, even when the client has
-//     gone away (its own deadline, not the request's cancellation), and
-//     returns the error; the expiring cookie has the same Path, Domain,
-//     Secure and SameSite as the one it clears.
+//   - Destroy ends the session in the store, even when the client has gone
+//     away (its own deadline, not the request's cancellation), and returns
+//     the error: with a VersionedStore a retired marker replaces it, so
+//     requests still under way cannot save it back, and the cookie,
+//     replayed, is an ended session for the grace, then a stale ID; with
+//     other stores it is deleted. The expiring cookie has the same Path,
+//     Domain, Secure and SameSite as the one it clears.
 //   - Hijack (a WebSocket upgrade) never rotates: its 101 carries no cookie.
 //   - An optional absolute timeout (WithAbsoluteTimeout) beside the idle one
 //     (MaxAge); the TTL given to a TTLStore is the smaller of the two.

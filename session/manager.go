@@ -341,7 +341,7 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session, hijack
 	}
 	now := nowFunc()
 	rotate := st != nil && (st.rotate || h != nil && !hijacked && st.phase == phaseStored && m.rotationDue(sess, now))
-	if vs, ok := m.cfg.Store.(VersionedStore); ok && st != nil {
+	if vs, ok := m.cfg.Store.(VersionedStore); ok && st != nil && (st.phase != phaseStored || st.version != nil) {
 		return m.saveVersioned(ctx, vs, h, sess, st, rotate, now)
 	}
 	if rotate && !st.rotate {
@@ -448,8 +448,9 @@ const destroyTimeout = 10 * time.Second
 // cookie, even when the delete failed. The delete runs with the request's
 // context values but not its cancellation, within destroyTimeout (10s), so
 // a client that goes away does not keep its session alive. With a
-// VersionedStore it also deletes the ID an automatic rotation moved the
-// session to, found through the old ID's marker. Inside the
+// VersionedStore the session is replaced by a retired marker (see
+// RotationGrace), and the ID an automatic rotation moved it to, found
+// through the old ID's marker, ends too. Inside the
 // middleware the request's session is then reset to a fresh one with a new
 // ID and no data, so anything put into it afterwards (a flash) starts a
 // new session rather than reviving the old one; requests of the old session
@@ -482,11 +483,16 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 	for i := 0; m.cfg.Store != nil && i < len(ids); i++ {
 		var err error
 		if versioned {
+			// A retired marker, not a plain delete: a request of the
+			// session under way cannot save it back nor create it again
+			// (a migration), and a later request with the cookie gets an
+			// empty session for the grace, then is a stale ID.
 			var got Stored
-			got, err = vs.DeleteVersion(ctx, ids[i])
+			always := st != nil && st.migrated && ids[i] == sess.ID
+			got, err = vs.Revoke(ctx, ids[i], Marker{At: nowFunc()}, m.markerTTL(), always)
 			// A rotation moved the session on: it ends there too. One
-			// that retires ids[i] after this delete finds it gone and
-			// drops its new ID itself.
+			// that retires ids[i] after this finds the marker and drops
+			// its new ID itself.
 			if mk := got.Marker; mk != nil && validID(mk.MovedTo) && !slices.Contains(ids, mk.MovedTo) && len(ids) <= 2*maxForwards {
 				ids = append(ids, mk.MovedTo)
 			}
@@ -532,7 +538,15 @@ func (m *Manager) Rotate(sess *Session) {
 		st.err = newError("Rotate", err)
 		return
 	}
+	if st.migrated && st.phase == phaseFresh && st.retire == "" {
+		st.retire = sess.ID
+	}
 	sess.ID, sess.RotatedAt = id, nowFunc()
+	if st.phase == phaseEnded {
+		// A login on a session that ended (a retired ID within the
+		// grace, say) starts a new one.
+		st.phase = phaseFresh
+	}
 	st.rotate = st.phase == phaseStored
 }
 

@@ -19,9 +19,10 @@ import (
 // for it.
 
 // dataChange is one key a request set or deleted: a top-level key, or
-// with sub set, a key of the flash map.
+// with inFlash, the key sub of the flash map.
 type dataChange struct {
 	key, sub string
+	inFlash  bool
 	value    interface{}
 	deleted  bool
 }
@@ -42,7 +43,7 @@ func dataChanges(snapshot []byte, data map[string]interface{}) ([]dataChange, er
 func diffMaps(changes []dataChange, key string, old, cur map[string]interface{}) []dataChange {
 	change := func(k string, v interface{}, deleted bool) dataChange {
 		if key != "" {
-			return dataChange{key: key, sub: k, value: v, deleted: deleted}
+			return dataChange{key: key, sub: k, inFlash: true, value: v, deleted: deleted}
 		}
 		return dataChange{key: k, value: v, deleted: deleted}
 	}
@@ -85,9 +86,9 @@ func diffMaps(changes []dataChange, key string, old, cur map[string]interface{})
 func applyChanges(data map[string]interface{}, changes []dataChange) {
 	for _, c := range changes {
 		switch {
-		case c.sub == "" && c.deleted:
+		case !c.inFlash && c.deleted:
 			delete(data, c.key)
-		case c.sub == "":
+		case !c.inFlash:
 			data[c.key] = c.value
 		default:
 			m, ok := data[c.key].(map[string]interface{})

@@ -56,6 +56,10 @@ type tracked struct {
 	// migrated marks a session taken over from a sealed cookie
 	// (CookieMigration), whose ID is derived from that cookie.
 	migrated bool
+	// retire is an ID that parallel requests may still create, retired
+	// once this session is created: a migrated session's derived ID after
+	// Rotate (a login).
+	retire string
 	// err is a failure to make an ID for this session (New, Rotate),
 	// returned by its next save instead of writing a weak or stale ID.
 	err error
@@ -146,7 +150,10 @@ func (m *Manager) refreshDue(sess *Session, now time.Time) bool {
 // short TTL of a rotation whose extension failed (see pendingTTL).
 func (m *Manager) touchDue(st *tracked, lifetime time.Duration) bool {
 	if st.ttl <= 0 {
-		return false // unknown
+		return m.cfg.MaxAge > 0 // a key without a TTL (PERSISTed, copied) gets one
+	}
+	if !m.ownTTL(st.ttl) {
+		return true // longer than MaxAge: not the manager's, made its own
 	}
 	if st.ttl <= pendingTTL && (lifetime == 0 || lifetime > pendingTTL) {
 		return true

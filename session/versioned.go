@@ -50,9 +50,13 @@ type VersionedStore interface {
 	// Retire replaces the session under id, if id still holds version,
 	// with marker, kept for ttl.
 	Retire(ctx context.Context, id string, version []byte, marker Marker, ttl time.Duration) (Stored, bool, error)
-	// DeleteVersion deletes id and returns what it held, in one step: a
-	// rotation marker there names an ID that ends too.
-	DeleteVersion(ctx context.Context, id string) (Stored, error)
+	// Revoke replaces whatever id holds with marker, kept for ttl, and
+	// returns what it held, in one step: a rotation marker there names an
+	// ID that ends too. A request that loaded the session before finds
+	// the marker and cannot save it back. Where id holds nothing, the
+	// marker is written only when always is set: for an ID a request
+	// under way may still create (a migration's).
+	Revoke(ctx context.Context, id string, marker Marker, ttl time.Duration, always bool) (Stored, error)
 }
 
 // Stored is what a VersionedStore found under an ID.

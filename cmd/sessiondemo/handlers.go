@@ -114,14 +114,15 @@ func (in *instance) dashboard(w http.ResponseWriter, r *http.Request) {
 	in.render(w, r, "dashboard", "Dashboard")
 }
 
-// logout destroys the session: it is deleted from Redis and the cookie
+// logout destroys the session: it ends in Redis (a retired marker replaces
+// it, so a request of it still under way cannot save it back) and the cookie
 // cleared. The flash then starts a new, anonymous session.
 func (in *instance) logout(w http.ResponseWriter, r *http.Request) {
 	if err := in.m.Destroy(w, r); err != nil {
 		in.m.HandleError(w, r, err)
 		return
 	}
-	session.Get(r).AddFlash("info", "You are logged out; your session was deleted from Redis.")
+	session.Get(r).AddFlash("info", "You are logged out; your session was ended in Redis.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
