@@ -183,17 +183,7 @@ func TestReview2FlashUnderEmptyKeyReplacesFlashMap(t *testing.T) {
 	first := make(chan struct{})
 	a := newConcApp(t, srv, nil, review2FlashRoutes(first))
 	id := a.login("alice")
-	b := newBarrier(2)
-	a.gate = func(*http.Request) { b.wait() }
-	var wg sync.WaitGroup
-	wg.Go(func() { a.do(context.Background(), id, "/flash-empty") })
-	wg.Go(func() {
-		a.do(context.Background(), id, "/flash?info=y")
-		close(first)
-	})
-	b.open()
-	wg.Wait()
-	a.gate = nil
+	a.pair(id, "/flash-empty", "/flash?info=y", first)
 	flashes, ok := a.data(id)["_flashes"].(map[string]interface{})
 	if !ok || flashes[""] != "x" || flashes["info"] != "y" {
 		t.Errorf("_flashes stored %#v, want {\"\": x, info: y}", a.data(id)["_flashes"])

@@ -359,17 +359,7 @@ func TestAttackConcurrencyRebaseDetachesHandlersDataMap(t *testing.T) {
 				},
 			})
 			id := a.login("alice")
-			b := newBarrier(2)
-			a.gate = func(*http.Request) { b.wait() }
-			var wg sync.WaitGroup
-			wg.Go(func() { a.do(context.Background(), id, "/captured") })
-			wg.Go(func() {
-				a.do(context.Background(), id, "/set?other=1")
-				close(pDone)
-			})
-			b.open()
-			wg.Wait()
-			a.gate = nil
+			a.pair(id, "/captured", "/set?other=1", pDone)
 			data := a.data(id)
 			if data["first"] != "1" || data["second"] != "2" || data["other"] != "1" {
 				t.Errorf("stored %v, want first, second and other", data)
@@ -425,17 +415,7 @@ func TestAttackConcurrencyRebaseDetachesHandlersNestedMap(t *testing.T) {
 	})
 	id := a.login("alice")
 	a.do(context.Background(), id, "/pref?a=1")
-	b := newBarrier(2)
-	a.gate = func(*http.Request) { b.wait() }
-	var wg sync.WaitGroup
-	wg.Go(func() { a.do(context.Background(), id, "/cart") })
-	wg.Go(func() {
-		a.do(context.Background(), id, "/set?other=1")
-		close(pDone)
-	})
-	b.open()
-	wg.Wait()
-	a.gate = nil
+	a.pair(id, "/cart", "/set?other=1", pDone)
 	prefs, _ := a.data(id)["prefs"].(map[string]interface{})
 	if prefs["late"] != "1" || a.data(id)["other"] != "1" {
 		t.Errorf("stored %v, want prefs.late and other", a.data(id))

@@ -192,6 +192,23 @@ func (h *held) finish() string {
 	return set
 }
 
+// pair runs first and second of session id together, both loaded before
+// either goes on, and closes secondDone when second has ended (first
+// may wait for it).
+func (a *app) pair(id, first, second string, secondDone chan struct{}) {
+	b := newBarrier(2)
+	a.gate = func(*http.Request) { b.wait() }
+	var wg sync.WaitGroup
+	wg.Go(func() { a.do(context.Background(), id, first) })
+	wg.Go(func() {
+		a.do(context.Background(), id, second)
+		close(secondDone)
+	})
+	b.open()
+	wg.Wait()
+	a.gate = nil
+}
+
 // barrier lets n handlers through only once all n have arrived.
 type barrier struct {
 	arrived sync.WaitGroup
