@@ -113,9 +113,9 @@
 // map: the later save wins), except flashes, merged by their own keys. A
 // logout whose client is gone before the session is even loaded does not
 // run (its handler is not called). A session migrated from a sealed cookie
-// (CookieMigration) comes back if that cookie is replayed after the
-// logout, since a sealed cookie cannot be revoked: turn migration off once
-// users have moved.
+// (CookieMigration) comes back if that cookie is replayed once the
+// logout's marker has expired (see markerTTL), since a sealed cookie
+// cannot be revoked: turn migration off once users have moved.
 //
 // Stores without versions (custom stores, the sealed cookie) keep the
 // last-writer-wins behaviour of sessionx.
