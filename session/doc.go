@@ -114,7 +114,8 @@
 // logout whose client is gone before the session is even loaded does not
 // run (its handler is not called). A session migrated from a sealed cookie
 // (CookieMigration) comes back if that cookie is replayed once the
-// logout's marker has expired (see markerTTL), since a sealed cookie
+// logout's marker has expired (RotationGrace, then RotationInterval),
+// since a sealed cookie
 // cannot be revoked: turn migration off once users have moved.
 //
 // Stores without versions (custom stores, the sealed cookie) keep the
