@@ -115,8 +115,8 @@
 // run (its handler is not called). A session migrated from a sealed cookie
 // (CookieMigration) comes back if that cookie is replayed once the
 // logout's marker has expired (RotationGrace, then RotationInterval),
-// since a sealed cookie
-// cannot be revoked: turn migration off once users have moved.
+// since a sealed cookie cannot be revoked: turn migration off once users
+// have moved.
 //
 // Stores without versions (custom stores, the sealed cookie) keep the
 // last-writer-wins behaviour of sessionx.
