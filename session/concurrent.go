@@ -235,6 +235,22 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 	if err != nil {
 		return true, newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
 	}
+	if st.retire != "" {
+		// A login on a migrated session: its derived ID is retired
+		// first, so that no request of it saves or creates it again. A
+		// logout already there ends this session; a parallel migration
+		// that stored it gives its changes to this one.
+		got, err := vs.Revoke(ctx, st.retire, Marker{At: now}, m.markerTTL(), true)
+		if err != nil {
+			return true, newError("Rotate", err)
+		}
+		if err := m.joinDerived(ctx, vs, sess, st, got); err != nil {
+			return true, err
+		}
+		if data, err = marshalData(sess.Data); err != nil {
+			return true, newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
+		}
+	}
 	value, err := m.encode(sess, now)
 	if err != nil {
 		return true, err
@@ -251,17 +267,30 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 		return true, newError("Save", errIDTaken)
 	}
 	sess.UpdatedAt = now
-	st.phase, st.storedID, st.snapshot, st.version, st.ttl = phaseStored, sess.ID, data, got.Version, lifetime
-	if st.retire != "" {
-		if _, err := vs.Revoke(ctx, st.retire, Marker{At: now}, m.markerTTL(), true); err != nil {
-			return true, newError("Rotate", err)
-		}
-		st.retire = ""
-	}
+	st.phase, st.storedID, st.snapshot, st.version, st.ttl, st.retire = phaseStored, sess.ID, data, got.Version, lifetime, ""
 	if h != nil {
 		setCookie(h, m.cookie(sess.ID, lifetime))
 	}
 	return true, nil
+}
+
+// joinDerived handles what a migrated session's derived ID held when it
+// was retired: nothing (this request migrates first), an explicit marker
+// (a logout: the session ended) or a session stored by a parallel request,
+// whose Data this one's changes are re-applied to.
+func (m *Manager) joinDerived(ctx context.Context, vs VersionedStore, sess *Session, st *tracked, got Stored) error {
+	switch {
+	case got.Marker != nil:
+		st.phase = phaseEnded
+		return newError("Save", ErrSessionEnded)
+	case got.Value == nil:
+		return nil
+	}
+	id, rotatedAt := sess.ID, sess.RotatedAt
+	st.storedID = st.retire
+	err := m.rebase(ctx, vs, sess, st, got)
+	st.storedID, sess.ID, sess.RotatedAt = "", id, rotatedAt
+	return err
 }
 
 // errIDTaken reports a new session whose random ID is already stored: it

@@ -116,7 +116,10 @@
 // (CookieMigration) comes back if that cookie is replayed once the
 // logout's marker has expired (RotationGrace, then RotationInterval),
 // since a sealed cookie cannot be revoked: turn migration off once users
-// have moved.
+// have moved. A session whose TTL is longer than MaxAge (written by a
+// store's own Save, or MaxAge lowered since) has its idle timeout judged
+// by UpdatedAt, its last change: lowering MaxAge ends sessions that were
+// only read since.
 //
 // Stores without versions (custom stores, the sealed cookie) keep the
 // last-writer-wins behaviour of sessionx.

@@ -459,6 +459,7 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), destroyTimeout)
 	defer cancel()
 	var ids []string
+	var derived string // a migrated session's ID, retired even where nothing is stored yet
 	sess := m.requestSession(r)
 	var st *tracked
 	if sess != nil {
@@ -466,9 +467,16 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case st != nil && st.storedID != "":
 			ids = append(ids, st.storedID)
-		case st == nil && validID(sess.ID), st != nil && st.migrated:
-			// A migrated session's ID is derived from its sealed cookie:
-			// a parallel request may have stored it already.
+		case st != nil && st.migrated:
+			// A migrated session's ID is derived from its sealed cookie
+			// (kept in retire once Rotate gave it another): a parallel
+			// request may have stored it already, or may yet.
+			derived = sess.ID
+			if st.retire != "" {
+				derived = st.retire
+			}
+			ids = append(ids, derived)
+		case st == nil && validID(sess.ID):
 			ids = append(ids, sess.ID)
 		}
 	}
@@ -487,14 +495,19 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 			// session under way cannot save it back nor create it again
 			// (a migration), and a later request with the cookie gets an
 			// empty session for the grace, then is a stale ID.
-			var got Stored
-			always := st != nil && st.migrated && ids[i] == sess.ID
-			got, err = vs.Revoke(ctx, ids[i], Marker{At: nowFunc()}, m.markerTTL(), always)
-			// A rotation moved the session on: it ends there too. One
+			// A rotation moved the session on: it ends there too. Where
+			// it went is read before (Revoke's answer is lost when its
+			// reply is, and a retry answers with the marker it wrote) and
+			// from Revoke's answer (a rotation that ran in between); one
 			// that retires ids[i] after this finds the marker and drops
 			// its new ID itself.
-			if mk := got.Marker; mk != nil && validID(mk.MovedTo) && !slices.Contains(ids, mk.MovedTo) && len(ids) <= 2*maxForwards {
-				ids = append(ids, mk.MovedTo)
+			pre, _ := vs.LoadVersion(ctx, ids[i])
+			var got Stored
+			got, err = vs.Revoke(ctx, ids[i], Marker{At: nowFunc()}, m.markerTTL(), ids[i] == derived)
+			for _, mk := range []*Marker{pre.Marker, got.Marker} {
+				if mk != nil && validID(mk.MovedTo) && !slices.Contains(ids, mk.MovedTo) && len(ids) <= 2*maxForwards {
+					ids = append(ids, mk.MovedTo)
+				}
 			}
 		} else {
 			err = storeDelete(ctx, m.cfg.Store, ids[i])
