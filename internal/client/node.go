@@ -139,8 +139,8 @@ func (n *node) do(ctx context.Context, b *Batch) error { return n.doAsking(ctx, 
 // turns out dead before any reply byte arrived for a connection that served
 // before (the server closed it while idle), an Idempotent batch is sent
 // once more on a new connection. A pipe that ended (retired, failed)
-// before b reached it refuses b unwritten: b goes to another pipe, a few
-// times at most. A server error reply is never retried here. It returns the
+// before b reached it refuses b unwritten: b goes to another pipe, for
+// CallBound and past maxRefused failed pipes at most. A server error reply is never retried here. It returns the
 // first command's error reply, or why the batch failed, unwrapped; an
 // *uncertainError when it failed after the write and is not Idempotent.
 func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
@@ -148,11 +148,15 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 		return err
 	}
 	refused, retried := 0, false
+	var firstRefusal time.Time
 	for {
 		big := len(b.buf) > bigBatch
 		p, err := n.pipe(ctx, big)
 		if err != nil {
 			return err
+		}
+		if testHookPipeChosen != nil {
+			testHookPipeChosen(p)
 		}
 		var token chan struct{}
 		if big {
@@ -165,9 +169,19 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 		if err == nil {
 			return b.firstErr()
 		}
-		if !written && err != errPipeClosing && refused < maxRefused && ctx.Err() == nil {
-			refused++
-			continue // the pipe ended as b arrived: its slot dials a new one
+		if !written && err != errPipeClosing && ctx.Err() == nil {
+			if err != errPipeRetired {
+				refused++
+			}
+			// The pipe ended as b arrived: its slot dials a new one. A
+			// retired pipe served its callers, so retirements, however
+			// quick, are no fault to give up on within CallBound.
+			if firstRefusal.IsZero() {
+				firstRefusal = time.Now()
+			}
+			if refused <= maxRefused && time.Since(firstRefusal) < n.cfg.CallBound() {
+				continue
+			}
 		}
 		if retried || !reused || !b.Idempotent || !staleConnError(err) || ctx.Err() != nil {
 			if err == errPipeClosing {
@@ -183,6 +197,10 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 		n.log.Info("redisstore: retrying on a new connection", "addr", n.addr, "command", b.names(), "err", err)
 	}
 }
+
+// testHookPipeChosen, when set by a test, runs between choosing a pipe
+// for a batch and sending the batch on it.
+var testHookPipeChosen func(*pipe)
 
 // maxBigInFlight bounds the batches over bigBatch bytes in flight to one
 // server. Without it every caller of a big value would queue its bytes at

@@ -46,9 +46,9 @@ type topology interface {
 // cause.
 const refreshInterval = 100 * time.Millisecond
 
-// maxRefused bounds how many ended pipes one batch tries before it fails
-// with the last one's error: more only when pipes end faster than batches
-// are sent.
+// maxRefused bounds how many failed pipes one batch tries before it fails
+// with the last one's error; pipes that retired (MaxLifetime, IdleTimeout)
+// are not counted, as they failed no one.
 const maxRefused = 3
 
 // SentinelWatchInterval is how often a Sentinel client asks a sentinel for
