@@ -140,9 +140,10 @@ func (n *node) do(ctx context.Context, b *Batch) error { return n.doAsking(ctx, 
 // before (the server closed it while idle), an Idempotent batch is sent
 // once more on a new connection. A pipe that ended (retired, failed)
 // before b reached it refuses b unwritten: b goes to another pipe, for
-// CallBound and past maxRefused failed pipes at most. A server error reply is never retried here. It returns the
-// first command's error reply, or why the batch failed, unwrapped; an
-// *uncertainError when it failed after the write and is not Idempotent.
+// CallBound and past maxRefused failed pipes at most. A server error reply
+// is never retried here. It returns the first command's error reply, or
+// why the batch failed, unwrapped; an *uncertainError when it failed after
+// the write and is not Idempotent.
 func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
