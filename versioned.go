@@ -164,12 +164,9 @@ func (s *Store[S]) TouchVersion(ctx context.Context, id string, version []byte, 
 	return s.cas(ctx, id, nil, version, ttl, false)
 }
 
-// Retire replaces the session under id, if id still holds version, with
-// marker for ttl.
+// Retire replaces the session under id, if id still holds version (or
+// nothing, for a nil version), with marker for ttl.
 func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker session.Marker, ttl time.Duration) (session.Stored, bool, error) {
-	if len(version) == 0 {
-		return session.Stored{}, false, invalidValue(id, "retire without a version")
-	}
 	var buf [64 + MaxIDLength]byte
 	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl, false)
 }

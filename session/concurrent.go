@@ -70,7 +70,7 @@ func (m *Manager) loadVersioned(r *http.Request, vs VersionedStore, id string, n
 			sess.Data = make(map[string]interface{})
 		}
 		st := &tracked{phase: phaseStored, storedID: id, snapshot: snapshotOf(sess),
-			version: got.Version, ttl: got.TTL, forwarded: forwarded}
+			version: got.Version, ttl: got.TTL, forwarded: forwarded, user: m.loadedUser(sess.Data)}
 		return sess, st, nil
 	}
 }
@@ -132,10 +132,13 @@ func (m *Manager) saveVersioned(ctx context.Context, vs VersionedStore, h http.H
 }
 
 func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h http.Header, sess *Session, st *tracked, rotate bool, now time.Time) error {
+	if st.phase == phaseFresh && len(sess.Data) == 0 {
+		return nil
+	}
+	if _, err := m.userOf(sess.Data); err != nil {
+		return newError("Save", err) // before any I/O
+	}
 	if st.phase == phaseFresh {
-		if len(sess.Data) == 0 {
-			return nil
-		}
 		if done, err := m.create(ctx, vs, h, sess, st, now); done || err != nil {
 			return err
 		}
@@ -145,27 +148,41 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 			return err
 		}
 	}
+	var indexed string // the user this request indexed sess.ID under
 	for range maxSaveAttempts {
 		data, err := marshalData(sess.Data)
 		if err != nil {
 			return newError("Save", fmt.Errorf("%w: %w", ErrMarshalFailed, err))
 		}
+		user, err := m.userOf(sess.Data)
+		if err != nil {
+			return newError("Save", err)
+		}
 		lifetime := m.lifetime(sess, now)
 		refresh := m.touchDue(st, lifetime)
+		changed := !bytes.Equal(data, st.snapshot)
+		// A write keeps the key's TTL unless the idle refresh is due:
+		// the TTL changes only with a Set-Cookie. Without MaxAge the
+		// cookie lives as long as the browser and every write sets the
+		// store's TTL, as before; a key seen without a TTL (st.ttl zero:
+		// PERSISTed, copied) gets one.
+		keep := !refresh && m.cfg.MaxAge > 0 && st.ttl > 0
+		if us := m.indexing(vs); us != nil && user != "" && indexed != user &&
+			(user != st.user || refresh || changed && !keep) {
+			// A new user, or an expiry that moves: the index first.
+			if err := m.index(ctx, us, user, sess.ID, lifetime); err != nil {
+				return err
+			}
+			indexed = user
+		}
 		var got Stored
 		var ok bool
 		switch {
-		case !bytes.Equal(data, st.snapshot):
+		case changed:
 			value, err := m.encode(sess, now)
 			if err != nil {
 				return err
 			}
-			// A write keeps the key's TTL unless the idle refresh is due:
-			// the TTL changes only with a Set-Cookie. Without MaxAge the
-			// cookie lives as long as the browser and every write sets
-			// the store's TTL, as before; a key seen without a TTL (st.ttl
-			// zero: PERSISTed, copied) gets one.
-			keep := !refresh && m.cfg.MaxAge > 0 && st.ttl > 0
 			got, ok, err = vs.SaveVersion(ctx, sess.ID, value, st.version, lifetime, keep)
 			if err != nil {
 				return m.storeError(st, err)
@@ -183,6 +200,7 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 			ok = true
 		}
 		if ok {
+			st.user = user
 			if refresh {
 				st.ttl = lifetime
 			}
@@ -256,10 +274,23 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 		return true, err
 	}
 	lifetime := m.lifetime(sess, now)
+	user, err := m.userOf(sess.Data)
+	if err != nil {
+		return true, newError("Save", err)
+	}
+	if us := m.indexing(vs); us != nil && user != "" {
+		if err := m.index(ctx, us, user, sess.ID, lifetime); err != nil {
+			return true, err
+		}
+	}
 	got, ok, err := vs.SaveVersion(ctx, sess.ID, value, nil, lifetime, false)
 	switch {
 	case err != nil:
 		return true, m.storeError(st, err)
+	case !ok && got.Marker != nil && got.Marker.MovedTo == "":
+		// Revoked (RevokeUser) between its index entry and its value.
+		st.phase = phaseEnded
+		return true, newError("Save", ErrSessionEnded)
 	case !ok && st.migrated:
 		st.phase, st.storedID, st.forwarded = phaseStored, sess.ID, true
 		return false, m.rebase(ctx, vs, sess, st, got)
@@ -267,7 +298,7 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 		return true, newError("Save", errIDTaken)
 	}
 	sess.UpdatedAt = now
-	st.phase, st.storedID, st.snapshot, st.version, st.ttl, st.retire = phaseStored, sess.ID, data, got.Version, lifetime, ""
+	st.phase, st.storedID, st.snapshot, st.version, st.ttl, st.retire, st.user = phaseStored, sess.ID, data, got.Version, lifetime, "", user
 	if h != nil {
 		setCookie(h, m.cookie(sess.ID, lifetime))
 	}
@@ -327,6 +358,7 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 		}
 	}()
 	retried := false
+	var indexed string // user and new ID this request indexed
 	for range maxSaveAttempts {
 		sess.ID, sess.RotatedAt = newID, now
 		data, err := marshalData(sess.Data)
@@ -338,12 +370,28 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 			return false, err
 		}
 		lifetime := m.lifetime(sess, now)
+		user, err := m.userOf(sess.Data)
+		if err != nil {
+			return false, newError("Save", err)
+		}
+		if us := m.indexing(vs); us != nil && user != "" && indexed != user+"\x00"+newID {
+			// Indexed for its full lifetime, which extend gives it.
+			if err := m.index(ctx, us, user, newID, lifetime); err != nil {
+				return false, err
+			}
+			indexed = user + "\x00" + newID
+		}
 		// Until the old ID is retired the new one lives pendingTTL: a
 		// rotation cut short (a dead network) leaves no copy of the
 		// session for long, even where the delete cannot reach Redis.
 		got, ok, err := vs.SaveVersion(ctx, newID, value, written, pending(lifetime), false)
 		if err != nil {
 			return false, m.storeError(st, err)
+		}
+		if !ok && written == nil && got.Marker != nil && got.Marker.MovedTo == "" {
+			// Revoked (RevokeUser) between its index entry and its value.
+			st.phase = phaseEnded
+			return false, newError("Save", ErrSessionEnded)
 		}
 		if !ok {
 			if written != nil || retried {
@@ -377,8 +425,10 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 			return false, m.storeError(st, err)
 		}
 		if ok {
+			// The old ID ended: out of its user's index.
+			m.unindex(ctx, st.user, st.storedID)
 			sess.UpdatedAt = now
-			st.storedID, st.version, st.snapshot, st.ttl, st.rotate = newID, written, data, pending(lifetime), false
+			st.storedID, st.version, st.snapshot, st.ttl, st.rotate, st.user = newID, written, data, pending(lifetime), false, user
 			// The new ID gets its full lifetime. Should that fail, the
 			// next request, finding its TTL short, touches it.
 			if m.extend(ctx, vs, newID, written, lifetime) {
@@ -495,7 +545,7 @@ func (m *Manager) rebase(ctx context.Context, vs VersionedStore, sess *Session, 
 		st.phase = phaseEnded
 		return newError("Save", ErrSessionEnded)
 	}
-	st.snapshot, st.version = snapshotOf(&base), got.Version
+	st.snapshot, st.version, st.user = snapshotOf(&base), got.Version, m.loadedUser(base.Data)
 	if got.TTL > 0 { // a conflict's answer carries none: the key keeps its TTL, at most st.ttl
 		st.ttl = got.TTL
 	}

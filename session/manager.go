@@ -363,6 +363,23 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session, hijack
 		m.sessions.track(sess, st)
 	}
 	lifetime := m.lifetime(sess, now)
+	if us := m.indexing(m.cfg.Store); us != nil {
+		// A session the manager did not load: indexed at each write,
+		// for the TTL write gives it.
+		user, err := m.userOf(sess.Data)
+		if err != nil {
+			return newError("Save", err)
+		}
+		var ttl time.Duration
+		if m.cfg.AbsoluteTimeout > 0 {
+			ttl = lifetime
+		}
+		if user != "" {
+			if err := m.index(ctx, us, user, sess.ID, ttl); err != nil {
+				return err
+			}
+		}
+	}
 	previous := sess.UpdatedAt
 	sess.UpdatedAt = now
 	value, err := m.write(ctx, sess, lifetime)
@@ -515,6 +532,14 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, ErrNotFound) && firstErr == nil {
 			firstErr = newError("Destroy", err)
 		}
+	}
+	if versioned && sess != nil {
+		// The IDs ended: out of the user's index.
+		user := m.loadedUser(sess.Data)
+		if st != nil && st.user != "" {
+			user = st.user
+		}
+		m.unindex(ctx, user, ids...)
 	}
 	setCookie(w.Header(), m.expiredCookie())
 	if sess != nil {

@@ -48,7 +48,8 @@ type VersionedStore interface {
 	// still holds version, without writing the value.
 	TouchVersion(ctx context.Context, id string, version []byte, ttl time.Duration) (Stored, bool, error)
 	// Retire replaces the session under id, if id still holds version,
-	// with marker, kept for ttl.
+	// with marker, kept for ttl; with a nil version, only if id holds
+	// nothing (a session whose value is yet to be written).
 	Retire(ctx context.Context, id string, version []byte, marker Marker, ttl time.Duration) (Stored, bool, error)
 	// Revoke replaces whatever id holds with marker, kept for ttl, and
 	// returns what it held, in one step: a rotation marker there names an

@@ -1,0 +1,493 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrUnsupported is what UserSessions, RevokeUser and RevokeSession return
+// (wrapped) from a manager that keeps no user index: without a UserKey,
+// with a store that is not a UserStore, or with no store (sealed cookies).
+// A UserStore returns it too when its server cannot keep an index (Redis
+// refusing scripts). It matches errors.ErrUnsupported as well.
+var ErrUnsupported = fmt.Errorf("session: user index: %w", errors.ErrUnsupported)
+
+// ErrInvalidUser reports a user that cannot name an index: longer than
+// MaxUserLength bytes, holding control characters, or a Data value under
+// the UserKey that is neither a string nor a number (or an integer beyond
+// 2^53, which JSON would bring back rounded). It is returned before any
+// I/O.
+var ErrInvalidUser = errors.New("session: invalid user")
+
+// MaxUserLength is the longest user a user index accepts, in bytes.
+const MaxUserLength = 256
+
+// maxUserSessions bounds a user's index: when a save adds a session beyond
+// it, the sessions that expire first (the least recently active) are
+// revoked. It bounds what UserSessions reads too.
+const maxUserSessions = 1000
+
+// UserStore is a VersionedStore that keeps an index of each user's
+// sessions, for the manager's UserSessions, RevokeUser and RevokeSession
+// (see "Log out everywhere" in the package doc). redisstore's RedisStore
+// implements it, on a single server, Sentinel and Cluster alike.
+//
+// The manager writes an entry before the session's value, so no session
+// escapes the index; entries may outlive their session or name one that
+// passed to another user, and the manager checks each session it reads
+// through the index.
+type UserStore interface {
+	VersionedStore
+	// IndexSession records id in user's index until ttl (zero: the store's
+	// own) from now at least, and keeps the index within max entries: it
+	// removes those that expire first beyond max (other than id) and
+	// returns their IDs, whose sessions the manager revokes.
+	IndexSession(ctx context.Context, user, id string, ttl time.Duration, max int) (trimmed []string, err error)
+	// UnindexSessions removes ids from user's index.
+	UnindexSessions(ctx context.Context, user string, ids []string) error
+	// IndexedSessions returns at most max IDs from user's index, those
+	// that expire last first.
+	IndexedSessions(ctx context.Context, user string, max int) ([]string, error)
+}
+
+// CheckUser returns an error matching ErrInvalidUser when user cannot name
+// a user index: empty, longer than MaxUserLength bytes, or holding a
+// control character.
+func CheckUser(user string) error {
+	switch {
+	case user == "":
+		return fmt.Errorf("%w: empty", ErrInvalidUser)
+	case len(user) > MaxUserLength:
+		return fmt.Errorf("%w: %d bytes, over %d", ErrInvalidUser, len(user), MaxUserLength)
+	}
+	for i := 0; i < len(user); i++ {
+		if b := user[i]; b < ' ' || b == 0x7f {
+			return fmt.Errorf("%w: control byte %#x at %d", ErrInvalidUser, b, i)
+		}
+	}
+	return nil
+}
+
+// maxExactInt is the largest integer a float64, which JSON brings numbers
+// back as, holds exactly.
+const maxExactInt = 1 << 53
+
+// userOf returns the user data names under the UserKey: a string, or a
+// number's decimal text; "" when there is none (no UserKey, no value, an
+// empty string, nil).
+func (m *Manager) userOf(data map[string]interface{}) (string, error) {
+	if m.cfg.UserKey == "" {
+		return "", nil
+	}
+	var user string
+	switch v := data[m.cfg.UserKey].(type) {
+	case nil:
+		return "", nil
+	case string:
+		if v == "" {
+			return "", nil
+		}
+		user = v
+	case float64:
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "", fmt.Errorf("%w: %v under %q", ErrInvalidUser, v, m.cfg.UserKey)
+		}
+		user = strconv.FormatFloat(v, 'f', -1, 64)
+	case float32:
+		return m.userOf(map[string]interface{}{m.cfg.UserKey: float64(v)})
+	case int:
+		return m.intUser(int64(v))
+	case int8:
+		return m.intUser(int64(v))
+	case int16:
+		return m.intUser(int64(v))
+	case int32:
+		return m.intUser(int64(v))
+	case int64:
+		return m.intUser(v)
+	case uint:
+		return m.uintUser(uint64(v))
+	case uint8:
+		return m.uintUser(uint64(v))
+	case uint16:
+		return m.uintUser(uint64(v))
+	case uint32:
+		return m.uintUser(uint64(v))
+	case uint64:
+		return m.uintUser(v)
+	default:
+		return "", fmt.Errorf("%w: a %T under %q, not a string or number", ErrInvalidUser, v, m.cfg.UserKey)
+	}
+	return user, CheckUser(user)
+}
+
+func (m *Manager) intUser(n int64) (string, error) {
+	if n > maxExactInt || n < -maxExactInt {
+		return "", fmt.Errorf("%w: %d under %q is beyond 2^53, which JSON rounds: store it as a string", ErrInvalidUser, n, m.cfg.UserKey)
+	}
+	return strconv.FormatInt(n, 10), nil
+}
+
+func (m *Manager) uintUser(n uint64) (string, error) {
+	if n > maxExactInt {
+		return "", fmt.Errorf("%w: %d under %q is beyond 2^53, which JSON rounds: store it as a string", ErrInvalidUser, n, m.cfg.UserKey)
+	}
+	return strconv.FormatUint(n, 10), nil
+}
+
+// loadedUser is the user of a session as loaded: "" when its value under
+// the UserKey cannot name one (the save reports that).
+func (m *Manager) loadedUser(data map[string]interface{}) string {
+	user, err := m.userOf(data)
+	if err != nil {
+		return ""
+	}
+	return user
+}
+
+// userStore returns the manager's UserStore, or an error matching
+// ErrUnsupported for op, after checking user.
+func (m *Manager) userStore(op, user string) (UserStore, error) {
+	us, ok := m.cfg.Store.(UserStore)
+	switch {
+	case m.cfg.Store == nil:
+		return nil, newError(op, fmt.Errorf("%w: sessions are sealed in cookies, with no store", ErrUnsupported))
+	case !ok:
+		return nil, newError(op, fmt.Errorf("%w: the store %T keeps no user index", ErrUnsupported, m.cfg.Store))
+	case m.cfg.UserKey == "":
+		return nil, newError(op, fmt.Errorf("%w: no UserKey (WithUserKey)", ErrUnsupported))
+	}
+	if err := CheckUser(user); err != nil {
+		return nil, newError(op, err)
+	}
+	return us, nil
+}
+
+// index records sess, stored under id, in the index of user before a
+// write that sets its TTL to lifetime, and revokes the sessions the bound
+// pushes out of the index.
+func (m *Manager) index(ctx context.Context, us UserStore, user, id string, lifetime time.Duration) error {
+	trimmed, err := us.IndexSession(ctx, user, id, lifetime, maxUserSessions)
+	if err != nil {
+		return newError("Save", err)
+	}
+	if len(trimmed) > 0 {
+		// Out of the index, they must end now: revoked with their own
+		// deadline, whatever becomes of this request.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
+		defer cancel()
+		_, _, _ = m.revokeIDs(ctx, us, user, trimmed, nil)
+	}
+	return nil
+}
+
+// unindex removes ids, which ended, from user's index; a failure leaves
+// entries that readers of the index skip, until they expire.
+func (m *Manager) unindex(ctx context.Context, user string, ids ...string) {
+	if us, ok := m.cfg.Store.(UserStore); ok && user != "" && len(ids) > 0 {
+		_ = us.UnindexSessions(ctx, user, ids)
+	}
+}
+
+// SessionInfo describes one of a user's sessions, for a list of the
+// user's devices.
+type SessionInfo struct {
+	// Handle names the session for RevokeSession. It stays the same when
+	// the session's ID rotates, and is neither the session's ID nor
+	// enough to compute it (an HMAC under the manager's key).
+	Handle string
+	// CreatedAt is when the session began (its first request, before
+	// any login).
+	CreatedAt time.Time
+	// UpdatedAt is when the session was last saved with a change.
+	UpdatedAt time.Time
+
+	m  *Manager
+	id [sha256.Size]byte // a digest of the session's ID, for Current
+}
+
+// Current reports whether the session is the one of r: the session the
+// manager's middleware loaded for r, or the one r's cookie names.
+func (i SessionInfo) Current(r *http.Request) bool {
+	if i.m == nil {
+		return false
+	}
+	if sess := i.m.requestSession(r); sess != nil {
+		if sha256.Sum256([]byte(sess.ID)) == i.id {
+			return true
+		}
+		if st := i.m.sessions.lookup(sess); st != nil && st.storedID != "" && sha256.Sum256([]byte(st.storedID)) == i.id {
+			return true
+		}
+	}
+	var buf [maxCookieValues]string
+	for _, v := range i.m.cookieValues(r, buf[:0]) {
+		if sha256.Sum256([]byte(v)) == i.id {
+			return true
+		}
+	}
+	return false
+}
+
+// handle is the Handle of user's session created at created.
+func (m *Manager) handle(user string, created time.Time) string {
+	mac := hmac.New(sha256.New, m.cfg.SecretKey)
+	mac.Write([]byte("sessionx session handle\x00"))
+	mac.Write([]byte(user))
+	mac.Write([]byte{0})
+	mac.Write(created.UTC().AppendFormat(nil, time.RFC3339Nano))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// UserSessions returns the live sessions of user, newest first: those the
+// index names that still hold the user under the UserKey. It reads the
+// index and each session (at most 1,000), and writes nothing. With no
+// user index it returns an error matching ErrUnsupported; for a user
+// CheckUser rejects, one matching ErrInvalidUser.
+func (m *Manager) UserSessions(ctx context.Context, user string) ([]SessionInfo, error) {
+	us, err := m.userStore("UserSessions", user)
+	if err != nil {
+		return nil, err
+	}
+	found, err := m.userSessions(ctx, us, user)
+	if err != nil {
+		return nil, newError("UserSessions", err)
+	}
+	infos := make([]SessionInfo, len(found))
+	for i, f := range found {
+		infos[i] = f.info
+	}
+	return infos, nil
+}
+
+// userSession is a session found through a user's index.
+type userSession struct {
+	id   string
+	info SessionInfo
+}
+
+// userSessions reads user's index and the sessions it names, and returns
+// those of user, newest first.
+func (m *Manager) userSessions(ctx context.Context, us UserStore, user string) ([]userSession, error) {
+	ids, err := us.IndexedSessions(ctx, user, maxUserSessions)
+	if err != nil {
+		return nil, err
+	}
+	now := nowFunc()
+	found := make([]*userSession, len(ids))
+	err = eachID(ids, func(i int, id string) error {
+		got, err := us.LoadVersion(ctx, id)
+		if err != nil {
+			if errors.Is(err, ErrInvalidSession) {
+				return nil
+			}
+			return err
+		}
+		if sess := m.userSession(got, id, user, now); sess != nil {
+			found[i] = &userSession{id: id, info: SessionInfo{
+				Handle: m.handle(user, sess.CreatedAt), CreatedAt: sess.CreatedAt, UpdatedAt: sess.UpdatedAt,
+				m: m, id: sha256.Sum256([]byte(id)),
+			}}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var list []userSession
+	for _, f := range found {
+		if f != nil {
+			list = append(list, *f)
+		}
+	}
+	slices.SortFunc(list, func(a, b userSession) int {
+		return cmp.Or(b.info.CreatedAt.Compare(a.info.CreatedAt), cmp.Compare(a.info.Handle, b.info.Handle))
+	})
+	return list, nil
+}
+
+// userSession decodes got, read under id, when it is a live session of
+// user; nil otherwise.
+func (m *Manager) userSession(got Stored, id, user string, now time.Time) *Session {
+	if got.Value == nil {
+		return nil
+	}
+	sess := new(Session)
+	if err := sess.UnmarshalJSON(got.Value); err != nil || sess.ID != id || m.pastLimits(sess, now) {
+		return nil
+	}
+	if u, err := m.userOf(sess.Data); err != nil || u != user {
+		return nil
+	}
+	return sess
+}
+
+// RevokeUser ends every session of user but keep (nil: all of them) and
+// returns how many it ended: after a password change, keep the session of
+// the request that changed it; after a ban, keep none. Each session ends
+// as with Destroy: its requests under way cannot save it back, and its
+// next request finds itself logged out.
+//
+// The sessions are those of user's index: every session saved with the
+// user under the UserKey before the call began is ended (or had already
+// ended); a session saved with it while the call runs either is ended or
+// was added after the call read the index (see "Log out everywhere" in the
+// package doc). It reads and ends at most 2,000 sessions.
+func (m *Manager) RevokeUser(ctx context.Context, user string, keep *Session) (int, error) {
+	us, err := m.userStore("RevokeUser", user)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := us.IndexedSessions(ctx, user, 2*maxUserSessions)
+	if err != nil {
+		return 0, newError("RevokeUser", err)
+	}
+	var keepIDs []string
+	if keep != nil {
+		keepIDs = append(keepIDs, keep.ID)
+		if st := m.sessions.lookup(keep); st != nil && st.storedID != "" {
+			keepIDs = append(keepIDs, st.storedID)
+		}
+	}
+	n, ended, err := m.revokeIDs(ctx, us, user, ids, keepIDs)
+	m.unindex(ctx, user, ended...)
+	return n, newError("RevokeUser", err)
+}
+
+// RevokeSession ends the session of user whose SessionInfo has handle
+// ("log out that device"), as with Destroy. It returns an error matching
+// ErrNotFound when no live session of user has it.
+func (m *Manager) RevokeSession(ctx context.Context, user, handle string) error {
+	us, err := m.userStore("RevokeSession", user)
+	if err != nil {
+		return err
+	}
+	found, err := m.userSessions(ctx, us, user)
+	if err != nil {
+		return newError("RevokeSession", err)
+	}
+	var ids []string
+	for _, f := range found {
+		if hmac.Equal([]byte(f.info.Handle), []byte(handle)) {
+			ids = append(ids, f.id)
+		}
+	}
+	if len(ids) == 0 {
+		return newError("RevokeSession", fmt.Errorf("%w: no session of the user has this handle", ErrNotFound))
+	}
+	_, ended, err := m.revokeIDs(ctx, us, user, ids, nil)
+	m.unindex(ctx, user, ended...)
+	return newError("RevokeSession", err)
+}
+
+// revokeIDs ends the sessions of user under ids but those under keep (see
+// revokeID), and returns how many ended and the IDs that ended, now or
+// before, which can leave the index.
+func (m *Manager) revokeIDs(ctx context.Context, us UserStore, user string, ids, keep []string) (int, []string, error) {
+	var n atomic.Int64
+	var mu sync.Mutex
+	var ended []string
+	err := eachID(ids, func(_ int, id string) error {
+		return m.revokeID(ctx, us, user, id, keep, 0, func(id string, revoked bool) {
+			if revoked {
+				n.Add(1)
+			}
+			mu.Lock()
+			ended = append(ended, id)
+			mu.Unlock()
+		})
+	})
+	return int(n.Load()), ended, err
+}
+
+// revokeID ends the session of user under id unless id is in keep: if id
+// still holds that session (a session of another user is left alone), or
+// nothing (a session about to be created: its index entry comes first),
+// it is replaced with a retired marker, as Destroy does. An automatic
+// rotation's marker leads to the session's new ID, which ends too. done
+// is told of each ID that ended, and whether this call ended it.
+func (m *Manager) revokeID(ctx context.Context, us UserStore, user, id string, keep []string, hops int, done func(id string, revoked bool)) error {
+	if slices.Contains(keep, id) || !validID(id) {
+		return nil
+	}
+	got, err := us.LoadVersion(ctx, id)
+	if errors.Is(err, ErrInvalidSession) {
+		return nil // not a session: nothing to end
+	}
+	for range maxSaveAttempts {
+		if err != nil {
+			return err
+		}
+		now := nowFunc()
+		switch mk := got.Marker; {
+		case mk != nil:
+			done(id, false)
+			if mk.MovedTo != "" && hops < maxForwards {
+				return m.revokeID(ctx, us, user, mk.MovedTo, keep, hops+1, done)
+			}
+			return nil
+		case got.Value != nil && m.userSession(got, id, user, now) == nil:
+			return nil // another user's now, or not a live session
+		}
+		held := got.Value != nil
+		var ok bool
+		got, ok, err = us.Retire(ctx, id, got.Version, Marker{At: now}, m.markerTTL())
+		switch {
+		case errors.Is(err, ErrInvalidSession):
+			return nil // replaced by something else: nothing to end
+		case err == nil && ok:
+			done(id, held)
+			return nil
+		}
+	}
+	return ErrConflict
+}
+
+// eachID calls fn for each of ids, a few at a time (the store's client
+// pipelines their commands), and returns the first error.
+func eachID(ids []string, fn func(i int, id string) error) error {
+	const workers = 8
+	var next atomic.Int64
+	var first atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(workers, len(ids)) {
+		wg.Go(func() {
+			for first.Load() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				if err := fn(i, ids[i]); err != nil {
+					first.CompareAndSwap(nil, &err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if p := first.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// indexing returns s as a UserStore when the manager keeps a user index
+// in it, else nil.
+func (m *Manager) indexing(s Store) UserStore {
+	if m.cfg.UserKey == "" {
+		return nil
+	}
+	us, _ := s.(UserStore)
+	return us
+}

@@ -1,0 +1,175 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/session"
+)
+
+// The user index (session.UserStore).
+//
+// Each user has one sorted set, under Prefix+"user "+user: no session ID
+// holds a space, so no session key can be an index. Its members are the
+// user's session IDs, each scored by when it expires at the latest, in
+// Unix milliseconds of Redis's clock. Entries are written before the
+// session's value and only ever point too far into the future (an ID whose
+// session has ended, expired or passed to another user): whoever reads
+// the index checks each session, and no live session is missing from it.
+//
+// One script adds an entry, in one round trip on any topology since it
+// touches one key:
+//
+//	KEYS[1] the index; ARGV[1] the session ID; ARGV[2] its TTL in ms;
+//	ARGV[3] the slack in ms; ARGV[4] the most entries kept.
+//
+// It drops the entries that have expired (ZREMRANGEBYSCORE), raises the
+// entry's score to now+TTL+slack (ZADD, never lowering it), removes the
+// entries that expire first beyond the bound, other than the one added,
+// and answers their IDs (the caller revokes their sessions), and sets the
+// index's expiry to its last entry's (PEXPIREAT): an index outlives none of
+// its sessions and dies with the last. Its time is Redis's (TIME), which
+// sets the sessions' TTLs too.
+const indexSource = `local key, id = KEYS[1], ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+local score = now + tonumber(ARGV[2]) + tonumber(ARGV[3])
+local old = redis.call('ZSCORE', key, id)
+if not old or tonumber(old) < score then
+  redis.call('ZADD', key, string.format('%.0f', score), id)
+end
+local over = redis.call('ZCARD', key) - tonumber(ARGV[4])
+local trimmed = {}
+if over > 0 then
+  for _, m in ipairs(redis.call('ZRANGE', key, 0, over)) do
+    if m ~= id and #trimmed < over then
+      trimmed[#trimmed + 1] = m
+      redis.call('ZREM', key, m)
+    end
+  end
+end
+local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', key, last[2])
+return trimmed`
+
+// indexScript runs indexSource with EVALSHA.
+var indexScript = client.NewScript(indexSource)
+
+// indexSlack is added to an entry's expiry: the session's value, written
+// after its entry, expires that much later than its TTL from the entry's
+// time at most.
+const indexSlack = time.Minute
+
+// indexKey is the prefix of user indexes; see "The user index".
+const indexKey = "user "
+
+// IndexSession records id in user's index until ttl (zero: the store's TTL)
+// from now, plus a minute, and keeps the index within max entries: it
+// returns the IDs of the entries that expire first beyond max (other than
+// id), which it removed, for the caller to revoke. Expired entries are
+// dropped, and the index expires with its last entry.
+//
+// It runs a script: on a server that refuses scripts (an ACL without
+// +@scripting, a proxy) it fails with an error matching
+// session.ErrUnsupported.
+func (s *Store[S]) IndexSession(ctx context.Context, user, id string, ttl time.Duration, max int) ([]string, error) {
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	if ttl <= 0 {
+		ttl = time.Duration(s.ttl.Load())
+	}
+	args := [...]client.Arg{client.Key(s.cfg.Prefix+indexKey, user), client.Str(id),
+		client.Int(max64(ttl)), client.Int(max64(indexSlack)), client.Int(int64(max))}
+	var b client.Batch
+	if s.evalOnly.Load() {
+		b.Add(client.ReplyBulks, "EVAL", append([]client.Arg{client.Str(indexSource), client.Int(1)}, args[:]...)...)
+	} else {
+		b.AddScript(client.ReplyBulks, indexScript, 1, args[:]...)
+	}
+	err := s.c.Do(ctx, &b)
+	switch refusal(err) {
+	case "":
+	case "evalsha":
+		s.evalOnly.Store(true)
+		return s.IndexSession(ctx, user, id, ttl, max)
+	default:
+		return nil, fmt.Errorf("redisstore: the server refuses scripts, which the user index needs (%s): %w", refusalKind(err), session.ErrUnsupported)
+	}
+	if err != nil {
+		return nil, err
+	}
+	trimmed := make([]string, 0, len(b.Replies[0].Bulks))
+	for _, m := range b.Replies[0].Bulks {
+		trimmed = append(trimmed, string(m))
+	}
+	return trimmed, nil
+}
+
+// max64 is d in milliseconds, at least one.
+func max64(d time.Duration) int64 { return max(int64(d/time.Millisecond), 1) }
+
+// UnindexSessions removes ids from user's index (ZREM).
+func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []string) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), maxArgs)
+		args := make([]client.Arg, 0, n+1)
+		args = append(args, client.Key(s.cfg.Prefix+indexKey, user))
+		for _, id := range ids[:n] {
+			args = append(args, client.Str(id))
+		}
+		var b client.Batch
+		b.Idempotent = true
+		b.Add(client.ReplyInt, "ZREM", args...)
+		if err := s.c.Do(ctx, &b); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// maxArgs bounds the IDs of one ZREM.
+const maxArgs = 512
+
+// IndexedSessions returns the IDs in user's index, at most max, those
+// that expire last first (ZRANGE by rank from the end, which every Redis
+// version has). Some may name sessions that ended or passed to another
+// user: the caller checks each.
+func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([]string, error) {
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	var b client.Batch
+	b.Idempotent = true
+	b.Add(client.ReplyBulks, "ZRANGE", client.Key(s.cfg.Prefix+indexKey, user), client.Int(-int64(max)), client.Int(-1))
+	if err := s.c.Do(ctx, &b); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(b.Replies[0].Bulks))
+	for _, m := range slices.Backward(b.Replies[0].Bulks) {
+		ids = append(ids, string(m))
+	}
+	return ids, nil
+}
+
+// checkUser rejects what session.CheckUser rejects, before any I/O.
+func checkUser(user string) error {
+	if err := session.CheckUser(user); err != nil {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	return nil
+}
