@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,5 +215,334 @@ func TestRevokedSessionIsNotSavedBack(t *testing.T) {
 	}
 	if got := a.user(id); got != "<nil>" {
 		t.Errorf("the revoked cookie's next request sees user %s", got)
+	}
+}
+
+// indexHookStore is the real store with hooks after IndexSession and
+// IndexedSessions: a RevokeUser that runs between a save's index entry
+// and its value, or a save between RevokeUser's read of the index and
+// its revocations.
+type indexHookStore struct {
+	*RedisStore
+	afterIndex, afterRead atomic.Pointer[func()]
+}
+
+var _ session.UserStore = (*indexHookStore)(nil)
+
+func (h *indexHookStore) IndexSession(ctx context.Context, user, id string, ttl time.Duration, max int) ([]string, error) {
+	trimmed, err := h.RedisStore.IndexSession(ctx, user, id, ttl, max)
+	if f := h.afterIndex.Load(); f != nil {
+		(*f)()
+	}
+	return trimmed, err
+}
+
+func (h *indexHookStore) IndexedSessions(ctx context.Context, user string, max int) ([]string, error) {
+	ids, err := h.RedisStore.IndexedSessions(ctx, user, max)
+	if f := h.afterRead.Load(); f != nil {
+		(*f)()
+	}
+	return ids, err
+}
+
+// newIndexHookApp is newUserApp on an indexHookStore.
+func newIndexHookApp(t *testing.T, opts Options) (*app, *indexHookStore) {
+	t.Helper()
+	a := newUserApp(t, opts)
+	h := &indexHookStore{RedisStore: a.s}
+	m, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef"), session.WithStore(h), session.WithUserKey("user")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.m = m
+	a.h = m.Middleware(http.HandlerFunc(a.serve))
+	return a, h
+}
+
+// A login whose index entry is written, and its session not yet, when
+// RevokeUser runs: the ID is retired while empty, so the login ends
+// instead of creating a session the revocation missed.
+func TestRevokeUserEndsALoginInFlight(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a, h := newIndexHookApp(t, Options{Addr: srv.Addr})
+	paused, release := make(chan struct{}), make(chan struct{})
+	h.afterIndex.Store(once(func() { close(paused); <-release }))
+	done := make(chan string)
+	go func() {
+		_, set := a.request(context.Background(), "", "/login?user=alice")
+		done <- set
+	}()
+	<-paused
+	n, err := a.m.RevokeUser(context.Background(), "alice", nil)
+	close(release)
+	if set := <-done; set != "" {
+		t.Errorf("the login set cookie %q after RevokeUser", set)
+	}
+	if n != 0 || err != nil {
+		t.Errorf("RevokeUser = %d, %v; want 0 sessions (none was stored yet)", n, err)
+	}
+	if live := liveSessionsOf(t, srv.Addr, "alice"); len(live) != 0 {
+		t.Errorf("the login stored a session the revocation missed: %v", live)
+	}
+}
+
+// A login that adds its index entry after RevokeUser read the index was
+// saved after the call began: it survives, as documented.
+func TestLoginAfterRevokeUserReadTheIndexSurvives(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a, h := newIndexHookApp(t, Options{Addr: srv.Addr})
+	old := a.login("alice")
+	var fresh string
+	h.afterRead.Store(once(func() { fresh = a.login("alice") }))
+	n, err := a.m.RevokeUser(context.Background(), "alice", nil)
+	if n != 1 || err != nil {
+		t.Errorf("RevokeUser = %d, %v; want 1", n, err)
+	}
+	if a.user(old) != "<nil>" || a.user(fresh) != "alice" {
+		t.Errorf("old session sees %s, the login during the call %s", a.user(old), a.user(fresh))
+	}
+}
+
+// Users that cannot name an index are refused before any I/O: the store
+// here is closed, so any command would fail with ErrClosed instead.
+func TestInvalidUserRejectedBeforeIO(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newUserApp(t, Options{Addr: srv.Addr})
+	a.s.Close()
+	ctx := context.Background()
+	for _, v := range []any{strings.Repeat("x", 257), "al\nice", "bob\x7f", map[string]any{"id": 1}, true,
+		[]any{"a"}, int64(1<<53 + 1), uint64(1 << 60)} {
+		sess := a.m.New()
+		sess.Data["user"] = v
+		err := a.m.Save(httptest.NewRecorder(), sess)
+		if !errors.Is(err, session.ErrInvalidUser) || errors.Is(err, ErrClosed) {
+			t.Errorf("Save with user %#v = %v, want ErrInvalidUser", v, err)
+		}
+	}
+	for _, user := range []string{"", strings.Repeat("x", 257), "a\x00b", "\t"} {
+		_, err1 := a.m.UserSessions(ctx, user)
+		_, err2 := a.m.RevokeUser(ctx, user, nil)
+		err3 := a.m.RevokeSession(ctx, user, "h")
+		_, err4 := a.s.IndexSession(ctx, user, "id", time.Hour, 10)
+		_, err5 := a.s.IndexedSessions(ctx, user, 10)
+		err6 := a.s.UnindexSessions(ctx, user, []string{"id"})
+		for i, err := range []error{err1, err2, err3, err4, err5, err6} {
+			if !errors.Is(err, session.ErrInvalidUser) || errors.Is(err, ErrClosed) {
+				t.Errorf("call %d with user %q = %v, want ErrInvalidUser", i+1, user, err)
+			}
+		}
+	}
+}
+
+// A number under the UserKey counts by its decimal text, before and after
+// JSON brings it back as a float64.
+func TestNumericUserCountsByDecimalText(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newUserApp(t, Options{Addr: srv.Addr})
+	for _, v := range []any{42, int64(-7), uint8(9), 1.5, float32(2.5), float64(1 << 53)} {
+		sess := a.m.New()
+		sess.Data["user"] = v
+		if err := a.m.Save(httptest.NewRecorder(), sess); err != nil {
+			t.Fatalf("Save with user %#v: %v", v, err)
+		}
+		want := strings.TrimSuffix(fmt.Sprint(v), "e+15")
+		if f, ok := v.(float64); ok {
+			want = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+		list, err := a.m.UserSessions(context.Background(), want)
+		if err != nil || len(list) != 1 {
+			t.Errorf("user %#v: UserSessions(%q) = %d sessions, %v; want 1", v, want, len(list), err)
+		}
+	}
+}
+
+// plainStore is a Store without a user index.
+type plainStore struct{}
+
+func (plainStore) Load(string) (*session.Session, error) { return nil, session.ErrNotFound }
+func (plainStore) Save(*session.Session) error            { return nil }
+func (plainStore) Delete(string) error                    { return nil }
+
+// A manager that keeps no user index says so.
+func TestUserIndexUnsupported(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	key := []byte("0123456789abcdef")
+	s := openStore(t, Options{Addr: srv.Addr})
+	for name, cfg := range map[string]session.Config{
+		"sealed cookies":  session.DevConfig(key, session.WithUserKey("user")),
+		"a plain store":   session.DevConfig(key, session.WithStore(plainStore{}), session.WithUserKey("user")),
+		"without UserKey": session.DevConfig(key, session.WithStore(s)),
+	} {
+		m, err := session.NewManager(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err1 := m.UserSessions(context.Background(), "alice")
+		_, err2 := m.RevokeUser(context.Background(), "alice", nil)
+		err3 := m.RevokeSession(context.Background(), "alice", "h")
+		for i, err := range []error{err1, err2, err3} {
+			if !errors.Is(err, session.ErrUnsupported) || !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("%s: call %d = %v, want ErrUnsupported", name, i+1, err)
+			}
+		}
+	}
+}
+
+// A server that refuses scripts cannot keep the index: a login fails with
+// an error matching ErrUnsupported and stores nothing, rather than
+// storing a session that RevokeUser would miss.
+func TestUserIndexOnServerRefusingScripts(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{Users: []string{"app on >apppw ~* +@all -@scripting"}})
+	var got error
+	a := newUserApp(t, Options{Addr: srv.Addr, Username: "app", Password: "apppw", Logger: &warnings{}},
+		session.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			got = err
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+		}))
+	if w, _ := a.request(context.Background(), "", "/login?user=alice"); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("login: %d, want 503", w.Code)
+	}
+	if !errors.Is(got, session.ErrUnsupported) || !strings.Contains(fmt.Sprint(got), "refuses scripts") {
+		t.Errorf("login error %v, want ErrUnsupported naming the refusal", got)
+	}
+	if n := dbsize(t, srv.Addr); n != 0 {
+		t.Errorf("%d keys stored", n)
+	}
+}
+
+// zadds is how many ZADDs the server ran (scripts' included).
+func zadds(t *testing.T, srv *redisserver.Server) int {
+	t.Helper()
+	stat := srv.Info(t, "commandstats")["cmdstat_zadd"]
+	calls, _, _ := strings.Cut(strings.TrimPrefix(stat, "calls="), ",")
+	n, _ := strconv.Atoi(calls)
+	return n
+}
+
+// The index is written at login, on a change of user and when an entry's
+// expiry must move; other saves of an indexed session add no command.
+func TestCurrentIndexEntryCostsNoCommand(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newUserApp(t, Options{Addr: srv.Addr}, session.WithRotationInterval(0))
+	ctx := context.Background()
+	id := a.login("alice")
+	if n := zadds(t, srv); n != 1 {
+		t.Fatalf("%d ZADDs after a login, want 1", n)
+	}
+	// The same requests with and without the index send as many commands.
+	plain := newApp(t, Options{Addr: srv.Addr}, session.WithRotationInterval(0))
+	plainID := plain.login("carol")
+	commands := func(a *app, id string) uint64 {
+		before := a.s.Stats().Commands
+		a.do(ctx, id, "/set?k=v")
+		a.do(ctx, id, "/incr")
+		a.do(ctx, id, "/read")
+		return a.s.Stats().Commands - before
+	}
+	if c, want := commands(a, id), commands(plain, plainID); c != want {
+		t.Errorf("three requests (two changes) of an indexed session sent %d commands, %d without the index", c, want)
+	}
+	if n := zadds(t, srv); n != 1 {
+		t.Errorf("%d ZADDs in all after three more requests, want 1", n)
+	}
+	a.do(ctx, id, "/set?user=bob")
+	if n := zadds(t, srv); n != 2 {
+		t.Errorf("%d ZADDs after a change of user, want 2", n)
+	}
+	if list, _ := a.m.UserSessions(ctx, "alice"); len(list) != 0 {
+		t.Errorf("alice still lists the session that passed to bob")
+	}
+	if list, _ := a.m.UserSessions(ctx, "bob"); len(list) != 1 {
+		t.Errorf("bob lists %d sessions, want 1", len(list))
+	}
+	// An idle refresh moves the expiry: the entry first.
+	a.redis(client.ReplyInt, "PEXPIRE", client.Key("sessionx:", id), client.Int(int64(20*time.Hour/time.Millisecond)))
+	a.do(ctx, id, "/read")
+	if n := zadds(t, srv); n != 3 {
+		t.Errorf("%d ZADDs after an idle refresh, want 3", n)
+	}
+}
+
+// A rotation indexes the new ID before writing it and drops the old one
+// once retired; a login as another user moves the session to that
+// user's index.
+func TestRotationMovesTheIndexEntry(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newUserApp(t, Options{Addr: srv.Addr})
+	ctx := context.Background()
+	id := a.login("alice")
+	backdate(t, a, id, 20*time.Minute)
+	_, next := a.do(ctx, id, "/read")
+	if next == "" || next == id {
+		t.Fatalf("no rotation: cookie %q", next)
+	}
+	if entries, _ := a.index("alice"); len(entries) != 1 || entries[next] == "" {
+		t.Errorf("after an automatic rotation alice's index holds %v, want the new ID alone", entries)
+	}
+	_, bobs := a.do(ctx, next, "/login?user=bob")
+	if entries, _ := a.index("alice"); len(entries) != 0 {
+		t.Errorf("after a login as bob alice's index holds %v", entries)
+	}
+	if entries, _ := a.index("bob"); len(entries) != 1 || entries[bobs] == "" {
+		t.Errorf("bob's index holds %v, want %s", entries, bobs)
+	}
+	_, _ = a.do(ctx, bobs, "/logout")
+	if entries, _ := a.index("bob"); len(entries) != 0 {
+		t.Errorf("after a logout bob's index holds %v", entries)
+	}
+}
+
+// A user's index keeps 1,000 sessions: a login beyond revokes the one
+// that expires first.
+func TestUserIndexIsBounded(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a := newUserApp(t, Options{Addr: srv.Addr})
+	first := a.login("alice")
+	for range 1000 {
+		a.login("alice")
+	}
+	if a.data(first) != nil {
+		t.Error("the session that expires first was not revoked")
+	}
+	list, err := a.m.UserSessions(context.Background(), "alice")
+	if err != nil || len(list) != 1000 {
+		t.Errorf("UserSessions = %d, %v; want 1000", len(list), err)
+	}
+	if entries, _ := a.index("alice"); len(entries) != 1000 {
+		t.Errorf("the index holds %d entries, want 1000", len(entries))
+	}
+}
+
+// A session rotated automatically while RevokeUser runs (after it read
+// the index, which then named the old ID only) ends at its new ID: the
+// old ID's marker leads there. Its handle stays the same.
+func TestRevokeUserFollowsARotationDuringTheCall(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	a, h := newIndexHookApp(t, Options{Addr: srv.Addr})
+	ctx := context.Background()
+	id := a.login("alice")
+	before, _ := a.m.UserSessions(ctx, "alice")
+	backdate(t, a, id, 20*time.Minute)
+	var next string
+	h.afterRead.Store(once(func() { _, next = a.do(ctx, id, "/read") }))
+	n, err := a.m.RevokeUser(ctx, "alice", nil)
+	if next == "" || next == id {
+		t.Fatalf("no rotation during the call: cookie %q", next)
+	}
+	if n != 1 || err != nil || a.user(next) != "<nil>" {
+		t.Errorf("RevokeUser = %d, %v; the rotated session sees user %s", n, err, a.user(next))
+	}
+	if len(before) != 1 {
+		t.Fatalf("listed %d sessions before", len(before))
+	}
+	h.afterRead.Store(nil)
+	id = a.login("bob")
+	backdate(t, a, id, 20*time.Minute)
+	first, _ := a.m.UserSessions(ctx, "bob")
+	if _, next := a.do(ctx, id, "/read"); next == "" || next == id {
+		t.Fatalf("no rotation: cookie %q", next)
+	}
+	if after, _ := a.m.UserSessions(ctx, "bob"); len(first) != 1 || len(after) != 1 || after[0].Handle != first[0].Handle {
+		t.Errorf("handles before and after a rotation: %v, %v", first, after)
 	}
 }
