@@ -124,6 +124,50 @@
 // Stores without versions (custom stores, the sealed cookie) keep the
 // last-writer-wins behaviour of sessionx.
 //
+// # Log out everywhere
+//
+// With a UserKey (WithUserKey) and a UserStore (redisstore's RedisStore),
+// the manager keeps an index of each user's sessions: after a password
+// change RevokeUser ends every session of the user but the current one,
+// UserSessions lists them ("your devices": created, last saved, this
+// one) and RevokeSession ends one by the Handle the list shows. A handle
+// is an HMAC of the user and the session's CreatedAt under the manager's
+// key: it survives rotations and gives away nothing of the session's ID.
+//
+// The index holds, per user, the IDs of the user's sessions, each with the
+// time it expires at the latest (redisstore: a sorted set scored by expiry,
+// pruned of expired entries at each write and expiring with its last
+// entry, so it needs no keyspace events and leaves nothing behind). The
+// manager writes an entry before the session's value, so no session
+// escapes the index: at login (a session created or rotated with a user),
+// when the user under the UserKey changes, and when the session's expiry
+// moves forward (its idle refresh); any other save adds no command. A
+// rotation's old ID and a destroyed session leave the index. Entries may
+// name sessions that ended or passed to another user: whoever reads the
+// index loads each session and acts only on the user's live ones.
+//
+// RevokeUser replaces each of the user's sessions with a retired marker,
+// as Destroy does, on a condition: only if it still holds what was read
+// (a session that passed to another user meanwhile is left alone). So
+// the concurrent-request guarantees hold: a request that loaded a session
+// before it was revoked cannot save it back, and its next request is
+// logged out. A session saved with the user before the call began ends;
+// one whose entry was written but not yet its value (a login under way)
+// gets the marker first and its save fails with ErrSessionEnded; one that
+// an automatic rotation moved meanwhile ends at its new ID. A session
+// whose entry was written after the call read the index survives: it was
+// saved after the call began.
+//
+// Bounds: users are at most MaxUserLength (256) bytes without control
+// characters, checked before any I/O (ErrInvalidUser); a user keeps at
+// most 1,000 sessions, and a login beyond revokes those that expire first
+// (the least recently active); UserSessions reads at most 1,000 and
+// RevokeUser 2,000. Sessions saved before the index was turned on join it
+// at their next login, change of user or idle refresh (a tenth of MaxAge
+// after their last write at most). A session that passes from one user to
+// another without a rotation keeps a stale entry in the first user's
+// index until the entry expires; readers skip it.
+//
 // # When a session is saved
 //
 // Save, and the middleware before the first byte of the response, write a

@@ -117,6 +117,7 @@ func newInstance(n int, addr string, opts redisstore.Options, key []byte, logger
 	}
 	in.m, err = session.NewManager(session.DevConfig(key,
 		session.WithStore(store),
+		session.WithUserKey(keyUser),
 		session.WithErrorHandler(in.sessionError),
 	))
 	if err != nil {

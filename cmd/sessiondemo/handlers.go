@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sessionx-redis/redisstore/session"
@@ -28,6 +31,8 @@ func (in *instance) routes() http.Handler {
 	mux.HandleFunc("POST /login", in.login)
 	mux.HandleFunc("GET /dashboard", in.dashboard)
 	mux.HandleFunc("POST /logout", in.logout)
+	mux.HandleFunc("POST /devices/logout", in.logoutDevice)
+	mux.HandleFunc("POST /devices/logout-others", in.logoutOthers)
 	mux.HandleFunc("GET /parallel", in.parallel)
 	mux.HandleFunc("POST /tick", in.tick)
 	return mux
@@ -103,15 +108,87 @@ func (in *instance) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 }
 
-// dashboard is for logged-in users only.
+// dashboard is for logged-in users only. It counts the visit, so that a
+// device's "last seen" is its last visit, and lists the user's devices:
+// the sessions of the user, from the manager's user index.
 func (in *instance) dashboard(w http.ResponseWriter, r *http.Request) {
 	sess := session.Get(r)
-	if user(sess) == "" {
+	name := user(sess)
+	if name == "" {
 		sess.AddFlash("error", "Please log in to see the dashboard.")
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	in.render(w, r, "dashboard", "Dashboard")
+	sess.Data[keyVisits] = visits(sess) + 1
+	list, err := in.m.UserSessions(r.Context(), name)
+	if err != nil {
+		in.m.HandleError(w, r, err)
+		return
+	}
+	var devices []device
+	for _, info := range list {
+		devices = append(devices, device{
+			Handle:   info.Handle,
+			Created:  info.CreatedAt.UTC().Format(time.DateTime),
+			LastSeen: info.UpdatedAt.UTC().Format(time.DateTime),
+			Current:  info.Current(r),
+		})
+	}
+	in.renderPage(w, r, "dashboard", pageData{Title: "Dashboard", Devices: devices})
+}
+
+// device is one row of the dashboard's list of devices.
+type device struct {
+	Handle            string // for "log out this device"
+	Created, LastSeen string // UTC
+	Current           bool   // the device of this request
+}
+
+// logoutDevice ends one of the user's other sessions, by the handle the
+// dashboard listed.
+func (in *instance) logoutDevice(w http.ResponseWriter, r *http.Request) {
+	sess := session.Get(r)
+	name := user(sess)
+	if name == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	switch err := in.m.RevokeSession(r.Context(), name, r.PostFormValue("handle")); {
+	case errors.Is(err, session.ErrNotFound):
+		sess.AddFlash("error", "That device was logged out already.")
+	case err != nil:
+		in.m.HandleError(w, r, err)
+		return
+	default:
+		sess.AddFlash("info", "That device is logged out: its next request finds no session.")
+	}
+	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+// logoutOthers ends every session of the user but this one, as after a
+// password change.
+func (in *instance) logoutOthers(w http.ResponseWriter, r *http.Request) {
+	sess := session.Get(r)
+	name := user(sess)
+	if name == "" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	n, err := in.m.RevokeUser(r.Context(), name, sess)
+	if err != nil {
+		in.m.HandleError(w, r, err)
+		return
+	}
+	sess.AddFlash("info", fmt.Sprintf("Logged out %d other device%s.", n, plural(n)))
+	http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+}
+
+// plural is "s" unless n is 1.
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // logout destroys the session: it ends in Redis (a retired marker replaces
@@ -135,6 +212,7 @@ type pageData struct {
 	User     string
 	Visits   int
 	Ticks    []string // the Data keys parallel requests wrote
+	Devices  []device // the user's sessions (dashboard)
 	Flashes  []flash
 }
 
@@ -146,16 +224,15 @@ type flash struct {
 // render executes page into a buffer, so a template error never sends half
 // a page, and writes it; reading the flashes removes them from the session.
 func (in *instance) render(w http.ResponseWriter, r *http.Request, page, title string) {
+	in.renderPage(w, r, page, pageData{Title: title})
+}
+
+// renderPage is render with data, to which it adds the session's and the
+// instance's fields.
+func (in *instance) renderPage(w http.ResponseWriter, r *http.Request, page string, data pageData) {
 	sess := session.Get(r)
-	data := pageData{
-		Title:    title,
-		Instance: in.name,
-		URL:      in.url,
-		Others:   in.others,
-		User:     user(sess),
-		Visits:   visits(sess),
-		Ticks:    ticks(sess),
-	}
+	data.Instance, data.URL, data.Others = in.name, in.url, in.others
+	data.User, data.Visits, data.Ticks = user(sess), visits(sess), ticks(sess)
 	for kind, msg := range sess.GetFlashes() {
 		if s, ok := msg.(string); ok {
 			data.Flashes = append(data.Flashes, flash{Kind: kind, Message: s})

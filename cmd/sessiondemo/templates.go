@@ -78,6 +78,15 @@ var pages = map[string]*template.Template{
 <p>Hello, <strong id="user">{{.User}}</strong>.</p>
 <p>Visits counted in this session: <strong id="visits">{{.Visits}}</strong>.</p>
 <p>Open the other instance: the session lives in Redis, so it follows you.</p>
+<h2>Your devices</h2>
+<table id="devices">
+<tr><th>Signed in</th><th>Last seen (UTC)</th><th></th></tr>
+{{range .Devices}}<tr class="device{{if .Current}} current{{end}}"><td>{{.Created}}</td><td>{{.LastSeen}}</td>
+<td>{{if .Current}}<strong>this device</strong>{{else}}<form method="post" action="/devices/logout"><input type="hidden" name="handle" value="{{.Handle}}"><button>Log out this device</button></form>{{end}}</td></tr>
+{{end}}</table>
+{{if gt (len .Devices) 1}}<form method="post" action="/devices/logout-others" id="logout-others"><button>Log out all other devices</button></form>{{end}}
+<p>Log in as the same user in another browser (or a private window) to see a second device.
+The list comes from the user's index in Redis: a sorted set of the user's sessions.</p>
 {{end}}`),
 	"parallel": page(parallelPage),
 }
