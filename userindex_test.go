@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -360,8 +360,8 @@ func TestNumericUserCountsByDecimalText(t *testing.T) {
 type plainStore struct{}
 
 func (plainStore) Load(string) (*session.Session, error) { return nil, session.ErrNotFound }
-func (plainStore) Save(*session.Session) error            { return nil }
-func (plainStore) Delete(string) error                    { return nil }
+func (plainStore) Save(*session.Session) error           { return nil }
+func (plainStore) Delete(string) error                   { return nil }
 
 // A manager that keeps no user index says so.
 func TestUserIndexUnsupported(t *testing.T) {
