@@ -12,6 +12,9 @@
 //     request that loaded a session before a logout or login never brings
 //     it back (with a VersionedStore such as redisstore's; see "Concurrent
 //     requests" below).
+//   - A user's sessions can be listed and ended (UserSessions, RevokeUser,
+//     RevokeSession) with a UserKey and a UserStore: see "Log out
+//     everywhere" below.
 //   - Rotation, explicit (Rotate) or automatic (RotationInterval), retires
 //     the old ID once the new one is saved, so a stolen or fixated old
 //     cookie never leads to the session; with a VersionedStore the old ID
