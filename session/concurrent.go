@@ -170,7 +170,7 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 		if us := m.indexing(vs); us != nil && user != "" && indexed != user &&
 			(user != st.user || refresh || changed && !keep) {
 			// A new user, or an expiry that moves: the index first.
-			if err := m.index(ctx, us, user, sess.ID, lifetime); err != nil {
+			if err := m.index(ctx, us, user, sess.ID, lifetime, ""); err != nil {
 				return err
 			}
 			indexed = user
@@ -279,7 +279,7 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 		return true, newError("Save", err)
 	}
 	if us := m.indexing(vs); us != nil && user != "" {
-		if err := m.index(ctx, us, user, sess.ID, lifetime); err != nil {
+		if err := m.index(ctx, us, user, sess.ID, lifetime, ""); err != nil {
 			return true, err
 		}
 	}
@@ -376,7 +376,7 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 		}
 		if us := m.indexing(vs); us != nil && user != "" && indexed != user+"\x00"+newID {
 			// Indexed for its full lifetime, which extend gives it.
-			if err := m.index(ctx, us, user, newID, lifetime); err != nil {
+			if err := m.index(ctx, us, user, newID, lifetime, st.storedID); err != nil {
 				return false, err
 			}
 			indexed = user + "\x00" + newID

@@ -375,7 +375,7 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session, hijack
 			ttl = lifetime
 		}
 		if user != "" {
-			if err := m.index(ctx, us, user, sess.ID, ttl); err != nil {
+			if err := m.index(ctx, us, user, sess.ID, ttl, ""); err != nil {
 				return err
 			}
 		}

@@ -175,10 +175,10 @@ func (m *Manager) userStore(op, user string) (UserStore, error) {
 	return us, nil
 }
 
-// index records sess, stored under id, in the index of user before a
-// write that sets its TTL to lifetime, and revokes the sessions the bound
-// pushes out of the index.
-func (m *Manager) index(ctx context.Context, us UserStore, user, id string, lifetime time.Duration) error {
+// index records id in the index of user before a write that sets its
+// TTL to lifetime, and revokes the sessions the bound pushes out of the
+// index, but spare: the ID a rotation to id retires itself.
+func (m *Manager) index(ctx context.Context, us UserStore, user, id string, lifetime time.Duration, spare string) error {
 	trimmed, err := us.IndexSession(ctx, user, id, lifetime, maxUserSessions)
 	if err != nil {
 		return newError("Save", err)
@@ -188,7 +188,7 @@ func (m *Manager) index(ctx context.Context, us UserStore, user, id string, life
 		// deadline, whatever becomes of this request.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
 		defer cancel()
-		_, _, _ = m.revokeIDs(ctx, us, user, trimmed, nil)
+		_, _, _ = m.revokeIDs(ctx, us, user, trimmed, []string{spare})
 	}
 	return nil
 }
