@@ -167,10 +167,9 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 		// store's TTL, as before; a key seen without a TTL (st.ttl zero:
 		// PERSISTed, copied) gets one.
 		keep := !refresh && m.cfg.MaxAge > 0 && st.ttl > 0
-		if us := m.indexing(vs); us != nil && user != "" && indexed != user &&
-			(user != st.user || refresh || changed && !keep) {
+		if user != "" && indexed != user && (user != st.user || refresh || changed && !keep) {
 			// A new user, or an expiry that moves: the index first.
-			if err := m.index(ctx, us, user, sess.ID, lifetime, ""); err != nil {
+			if err := m.index(ctx, user, sess.ID, lifetime, ""); err != nil {
 				return err
 			}
 			indexed = user
@@ -278,10 +277,8 @@ func (m *Manager) create(ctx context.Context, vs VersionedStore, h http.Header, 
 	if err != nil {
 		return true, newError("Save", err)
 	}
-	if us := m.indexing(vs); us != nil && user != "" {
-		if err := m.index(ctx, us, user, sess.ID, lifetime, ""); err != nil {
-			return true, err
-		}
+	if err := m.index(ctx, user, sess.ID, lifetime, ""); err != nil {
+		return true, err
 	}
 	got, ok, err := vs.SaveVersion(ctx, sess.ID, value, nil, lifetime, false)
 	switch {
@@ -374,9 +371,9 @@ func (m *Manager) rotateVersioned(ctx context.Context, vs VersionedStore, h http
 		if err != nil {
 			return false, newError("Save", err)
 		}
-		if us := m.indexing(vs); us != nil && user != "" && indexed != user+"\x00"+newID {
+		if user != "" && indexed != user+"\x00"+newID {
 			// Indexed for its full lifetime, which extend gives it.
-			if err := m.index(ctx, us, user, newID, lifetime, st.storedID); err != nil {
+			if err := m.index(ctx, user, newID, lifetime, st.storedID); err != nil {
 				return false, err
 			}
 			indexed = user + "\x00" + newID

@@ -67,16 +67,15 @@ type Config struct {
 	// cookie replaces the sealed one. False (the default) starts such a
 	// request with a fresh session.
 	CookieMigration bool
-	// UserKey names the Data key that holds the session's user (a string,
-	// or a number, which counts by its decimal text). With a UserStore the
-	// manager then indexes each session it saves under its user, for
-	// UserSessions, RevokeUser and RevokeSession (see "Log out
-	// everywhere" in the package doc). Empty (the default) keeps no index.
-	UserKey string
 	// ErrorHandler answers a request whose session could not be loaded or
 	// saved because of the store, the random source or the data. Nil means
 	// a plain-text 503 Service Unavailable, with the error logged.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// users is the user index WithUserKey sets: nil keeps none. No
+	// exported field sets it, so that a program that never calls
+	// WithUserKey links none of the index's code.
+	users userIndex
 }
 
 // ConfigOption changes one field of a Config; DefaultConfig and DevConfig
@@ -161,9 +160,19 @@ func WithStaleIDHandler(h func(r *http.Request)) ConfigOption {
 // Config.CookieMigration).
 func WithCookieMigration() ConfigOption { return func(c *Config) { c.CookieMigration = true } }
 
-// WithUserKey indexes each saved session under the user that its Data
-// holds under key (see Config.UserKey).
-func WithUserKey(key string) ConfigOption { return func(c *Config) { c.UserKey = key } }
+// WithUserKey makes the manager index each session it saves under the
+// user that its Data holds under key (a string, or a number, which counts
+// by its decimal text), with a UserStore, for UserSessions, RevokeUser and
+// RevokeSession (see "Log out everywhere" in the package doc). An empty
+// key keeps no index, as without the option.
+func WithUserKey(key string) ConfigOption {
+	return func(c *Config) {
+		c.users = nil
+		if key != "" {
+			c.users = userKey(key)
+		}
+	}
+}
 
 // WithStore keeps sessions in store; the cookie then holds only the ID.
 func WithStore(store Store) ConfigOption { return func(c *Config) { c.Store = store } }

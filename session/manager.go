@@ -363,7 +363,7 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session, hijack
 		m.sessions.track(sess, st)
 	}
 	lifetime := m.lifetime(sess, now)
-	if us := m.indexing(m.cfg.Store); us != nil {
+	if m.cfg.Store != nil {
 		// A session the manager did not load: indexed at each write,
 		// for the TTL write gives it.
 		user, err := m.userOf(sess.Data)
@@ -374,10 +374,8 @@ func (m *Manager) save(ctx context.Context, h http.Header, sess *Session, hijack
 		if m.cfg.AbsoluteTimeout > 0 {
 			ttl = lifetime
 		}
-		if user != "" {
-			if err := m.index(ctx, us, user, sess.ID, ttl, ""); err != nil {
-				return err
-			}
+		if err := m.index(ctx, user, sess.ID, ttl, ""); err != nil {
+			return err
 		}
 	}
 	previous := sess.UpdatedAt

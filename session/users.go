@@ -8,17 +8,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // ErrUnsupported is what UserSessions, RevokeUser and RevokeSession return
-// (wrapped) from a manager that keeps no user index: without a UserKey,
+// (wrapped) from a manager that keeps no user index: without WithUserKey,
 // with a store that is not a UserStore, or with no store (sealed cookies).
 // A UserStore returns it too when its server cannot keep an index (Redis
 // refusing scripts). It matches errors.ErrUnsupported as well.
@@ -26,7 +24,7 @@ var ErrUnsupported = fmt.Errorf("session: user index: %w", errors.ErrUnsupported
 
 // ErrInvalidUser reports a user that cannot name an index: longer than
 // MaxUserLength bytes, holding control characters, or a Data value under
-// the UserKey that is neither a string nor a number (or an integer beyond
+// the user key that is neither a string nor a number (or an integer beyond
 // 2^53, which JSON would bring back rounded). It is returned before any
 // I/O.
 var ErrInvalidUser = errors.New("session: invalid user")
@@ -80,83 +78,6 @@ func CheckUser(user string) error {
 	return nil
 }
 
-// maxExactInt is the largest integer a float64, which JSON brings numbers
-// back as, holds exactly.
-const maxExactInt = 1 << 53
-
-// userOf returns the user data names under the UserKey: a string, or a
-// number's decimal text; "" when there is none (no UserKey, no value, an
-// empty string, nil).
-func (m *Manager) userOf(data map[string]interface{}) (string, error) {
-	if m.cfg.UserKey == "" {
-		return "", nil
-	}
-	var user string
-	switch v := data[m.cfg.UserKey].(type) {
-	case nil:
-		return "", nil
-	case string:
-		if v == "" {
-			return "", nil
-		}
-		user = v
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "", fmt.Errorf("%w: %v under %q", ErrInvalidUser, v, m.cfg.UserKey)
-		}
-		user = strconv.FormatFloat(v, 'f', -1, 64)
-	case float32:
-		return m.userOf(map[string]interface{}{m.cfg.UserKey: float64(v)})
-	case int:
-		return m.intUser(int64(v))
-	case int8:
-		return m.intUser(int64(v))
-	case int16:
-		return m.intUser(int64(v))
-	case int32:
-		return m.intUser(int64(v))
-	case int64:
-		return m.intUser(v)
-	case uint:
-		return m.uintUser(uint64(v))
-	case uint8:
-		return m.uintUser(uint64(v))
-	case uint16:
-		return m.uintUser(uint64(v))
-	case uint32:
-		return m.uintUser(uint64(v))
-	case uint64:
-		return m.uintUser(v)
-	default:
-		return "", fmt.Errorf("%w: a %T under %q, not a string or number", ErrInvalidUser, v, m.cfg.UserKey)
-	}
-	return user, CheckUser(user)
-}
-
-func (m *Manager) intUser(n int64) (string, error) {
-	if n > maxExactInt || n < -maxExactInt {
-		return "", fmt.Errorf("%w: %d under %q is beyond 2^53, which JSON rounds: store it as a string", ErrInvalidUser, n, m.cfg.UserKey)
-	}
-	return strconv.FormatInt(n, 10), nil
-}
-
-func (m *Manager) uintUser(n uint64) (string, error) {
-	if n > maxExactInt {
-		return "", fmt.Errorf("%w: %d under %q is beyond 2^53, which JSON rounds: store it as a string", ErrInvalidUser, n, m.cfg.UserKey)
-	}
-	return strconv.FormatUint(n, 10), nil
-}
-
-// loadedUser is the user of a session as loaded: "" when its value under
-// the UserKey cannot name one (the save reports that).
-func (m *Manager) loadedUser(data map[string]interface{}) string {
-	user, err := m.userOf(data)
-	if err != nil {
-		return ""
-	}
-	return user
-}
-
 // userStore returns the manager's UserStore, or an error matching
 // ErrUnsupported for op, after checking user.
 func (m *Manager) userStore(op, user string) (UserStore, error) {
@@ -166,39 +87,13 @@ func (m *Manager) userStore(op, user string) (UserStore, error) {
 		return nil, newError(op, fmt.Errorf("%w: sessions are sealed in cookies, with no store", ErrUnsupported))
 	case !ok:
 		return nil, newError(op, fmt.Errorf("%w: the store %T keeps no user index", ErrUnsupported, m.cfg.Store))
-	case m.cfg.UserKey == "":
-		return nil, newError(op, fmt.Errorf("%w: no UserKey (WithUserKey)", ErrUnsupported))
+	case m.cfg.users == nil:
+		return nil, newError(op, fmt.Errorf("%w: no user key (WithUserKey)", ErrUnsupported))
 	}
 	if err := CheckUser(user); err != nil {
 		return nil, newError(op, err)
 	}
 	return us, nil
-}
-
-// index records id in the index of user before a write that sets its
-// TTL to lifetime, and revokes the sessions the bound pushes out of the
-// index, but spare: the ID a rotation to id retires itself.
-func (m *Manager) index(ctx context.Context, us UserStore, user, id string, lifetime time.Duration, spare string) error {
-	trimmed, err := us.IndexSession(ctx, user, id, lifetime, maxUserSessions)
-	if err != nil {
-		return newError("Save", err)
-	}
-	if len(trimmed) > 0 {
-		// Out of the index, they must end now: revoked with their own
-		// deadline, whatever becomes of this request.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
-		defer cancel()
-		_, _, _ = m.revokeIDs(ctx, us, user, trimmed, []string{spare})
-	}
-	return nil
-}
-
-// unindex removes ids, which ended, from user's index; a failure leaves
-// entries that readers of the index skip, until they expire.
-func (m *Manager) unindex(ctx context.Context, user string, ids ...string) {
-	if us, ok := m.cfg.Store.(UserStore); ok && user != "" && len(ids) > 0 {
-		_ = us.UnindexSessions(ctx, user, ids)
-	}
 }
 
 // SessionInfo describes one of a user's sessions, for a list of the
@@ -252,7 +147,7 @@ func (m *Manager) handle(user string, created time.Time) string {
 }
 
 // UserSessions returns the live sessions of user, newest first: those the
-// index names that still hold the user under the UserKey. It reads the
+// index names that still hold the user under the user key. It reads the
 // index and each session (at most 1,000), and writes nothing. With no
 // user index it returns an error matching ErrUnsupported; for a user
 // CheckUser rejects, one matching ErrInvalidUser.
@@ -341,7 +236,7 @@ func (m *Manager) userSession(got Stored, id, user string, now time.Time) *Sessi
 // next request finds itself logged out.
 //
 // The sessions are those of user's index: every session saved with the
-// user under the UserKey before the call began is ended (or had already
+// user under the user key before the call began is ended (or had already
 // ended); a session saved with it while the call runs either is ended or
 // was added after the call read the index (see "Log out everywhere" in the
 // package doc). It reads and ends at most 2,000 sessions.
@@ -480,14 +375,4 @@ func eachID(ids []string, fn func(i int, id string) error) error {
 		return *p
 	}
 	return nil
-}
-
-// indexing returns s as a UserStore when the manager keeps a user index
-// in it, else nil.
-func (m *Manager) indexing(s Store) UserStore {
-	if m.cfg.UserKey == "" {
-		return nil
-	}
-	us, _ := s.(UserStore)
-	return us
 }
