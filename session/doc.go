@@ -13,7 +13,7 @@
 //     it back (with a VersionedStore such as redisstore's; see "Concurrent
 //     requests" below).
 //   - A user's sessions can be listed and ended (UserSessions, RevokeUser,
-//     RevokeSession) with a UserKey and a UserStore: see "Log out
+//     RevokeSession) with WithUserKey and a UserStore: see "Log out
 //     everywhere" below.
 //   - Rotation, explicit (Rotate) or automatic (RotationInterval), retires
 //     the old ID once the new one is saved, so a stolen or fixated old
@@ -143,7 +143,7 @@
 // entry, so it needs no keyspace events and leaves nothing behind). The
 // manager writes an entry before the session's value, so no session
 // escapes the index: at login (a session created or rotated with a user),
-// when the user under the UserKey changes, and when the session's expiry
+// when the user under the user key changes, and when the session's expiry
 // moves forward (its idle refresh); any other save adds no command. A
 // rotation's old ID and a destroyed session leave the index. Entries may
 // name sessions that ended or passed to another user: whoever reads the

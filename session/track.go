@@ -60,7 +60,7 @@ type tracked struct {
 	// once this session is created: a migrated session's derived ID after
 	// Rotate (a login).
 	retire string
-	// user is the user whose index names storedID: the UserKey's value
+	// user is the user whose index names storedID: the user key.s value
 	// as loaded or last saved ("" for none).
 	user string
 	// err is a failure to make an ID for this session (New, Rotate),
