@@ -129,7 +129,7 @@
 //
 // # Log out everywhere
 //
-// With a UserKey (WithUserKey) and a UserStore (redisstore's RedisStore),
+// With WithUserKey and a UserStore (redisstore's RedisStore),
 // the manager keeps an index of each user's sessions: after a password
 // change RevokeUser ends every session of the user but the current one,
 // UserSessions lists them ("your devices": created, last saved, this
