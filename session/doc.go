@@ -129,9 +129,9 @@
 //
 // # Log out everywhere
 //
-// With WithUserKey and a UserStore (redisstore's RedisStore),
-// the manager keeps an index of each user's sessions: after a password
-// change RevokeUser ends every session of the user but the current one,
+// With WithUserKey and a UserStore (redisstore's RedisStore), the manager
+// keeps an index of each user's sessions: after a password change
+// RevokeUser ends every session of the user but the current one,
 // UserSessions lists them ("your devices": created, last saved, this
 // one) and RevokeSession ends one by the Handle the list shows. A handle
 // is an HMAC of the user and the session's CreatedAt under the manager's

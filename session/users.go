@@ -20,7 +20,14 @@ import (
 // with a store that is not a UserStore, or with no store (sealed cookies).
 // A UserStore returns it too when its server cannot keep an index (Redis
 // refusing scripts). It matches errors.ErrUnsupported as well.
-var ErrUnsupported = fmt.Errorf("session: user index: %w", errors.ErrUnsupported)
+var ErrUnsupported error = unsupportedError{}
+
+// unsupportedError is ErrUnsupported's type: a value set without init
+// code, which programs that never use the index would run.
+type unsupportedError struct{}
+
+func (unsupportedError) Error() string        { return "session: user index: unsupported operation" }
+func (unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // ErrInvalidUser reports a user that cannot name an index: longer than
 // MaxUserLength bytes, holding control characters, or a Data value under
