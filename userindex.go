@@ -83,6 +83,9 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id string, ttl time.D
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
+	if max < 1 {
+		return nil, fmt.Errorf("redisstore: a user index bounded to %d entries", max)
+	}
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
