@@ -24,16 +24,17 @@ import (
 // touches one key:
 //
 //	KEYS[1] the index; ARGV[1] the session ID; ARGV[2] its TTL in ms;
-//	ARGV[3] the slack in ms; ARGV[4] the most entries kept.
+//	ARGV[3] the slack in ms; ARGV[4] the most entries kept; ARGV[5] an
+//	ID the trim leaves alone besides ARGV[1] ("" for none).
 //
 // It drops the entries that have expired (ZREMRANGEBYSCORE), raises the
 // entry's score to now+TTL+slack (ZADD, never lowering it), removes the
-// entries that expire first beyond the bound, other than the one added,
-// and answers their IDs (the caller revokes their sessions), and sets the
+// entries that expire first beyond the bound, other than the one added
+// and the spare one, and answers their IDs (the caller revokes their sessions), and sets the
 // index's expiry to its last entry's (PEXPIREAT): an index outlives none of
 // its sessions and dies with the last. Its time is Redis's (TIME), which
 // sets the sessions' TTLs too.
-const indexSource = `local key, id = KEYS[1], ARGV[1]
+const indexSource = `local key, id, spare = KEYS[1], ARGV[1], ARGV[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -45,8 +46,8 @@ end
 local over = redis.call('ZCARD', key) - tonumber(ARGV[4])
 local trimmed = {}
 if over > 0 then
-  for _, m in ipairs(redis.call('ZRANGE', key, 0, over)) do
-    if m ~= id and #trimmed < over then
+  for _, m in ipairs(redis.call('ZRANGE', key, 0, over + 1)) do
+    if m ~= id and m ~= spare and #trimmed < over then
       trimmed[#trimmed + 1] = m
       redis.call('ZREM', key, m)
     end
@@ -70,13 +71,13 @@ const indexKey = "user "
 // IndexSession records id in user's index until ttl (zero: the store's TTL)
 // from now, plus a minute, and keeps the index within max entries: it
 // returns the IDs of the entries that expire first beyond max (other than
-// id), which it removed, for the caller to revoke. Expired entries are
+// id and spare), which it removed, for the caller to revoke. Expired entries are
 // dropped, and the index expires with its last entry.
 //
 // It runs a script: on a server that refuses scripts (an ACL without
 // +@scripting, a proxy) it fails with an error matching
 // session.ErrUnsupported.
-func (s *Store[S]) IndexSession(ctx context.Context, user, id string, ttl time.Duration, max int) ([]string, error) {
+func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl time.Duration, max int) ([]string, error) {
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id string, ttl time.D
 		ttl = time.Duration(s.ttl.Load())
 	}
 	args := [...]client.Arg{client.Key(s.cfg.Prefix+indexKey, user), client.Str(id),
-		client.Int(max64(ttl)), client.Int(max64(indexSlack)), client.Int(int64(max))}
+		client.Int(max64(ttl)), client.Int(max64(indexSlack)), client.Int(int64(max)), client.Str(spare)}
 	var b client.Batch
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulks, "EVAL", append([]client.Arg{client.Str(indexSource), client.Int(1)}, args[:]...)...)
@@ -102,7 +103,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id string, ttl time.D
 	case "":
 	case "evalsha":
 		s.evalOnly.Store(true)
-		return s.IndexSession(ctx, user, id, ttl, max)
+		return s.IndexSession(ctx, user, id, spare, ttl, max)
 	default:
 		return nil, fmt.Errorf("redisstore: the server refuses scripts, which the user index needs (%s): %w", refusalKind(err), session.ErrUnsupported)
 	}

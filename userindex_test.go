@@ -229,8 +229,8 @@ type indexHookStore struct {
 
 var _ session.UserStore = (*indexHookStore)(nil)
 
-func (h *indexHookStore) IndexSession(ctx context.Context, user, id string, ttl time.Duration, max int) ([]string, error) {
-	trimmed, err := h.RedisStore.IndexSession(ctx, user, id, ttl, max)
+func (h *indexHookStore) IndexSession(ctx context.Context, user, id, spare string, ttl time.Duration, max int) ([]string, error) {
+	trimmed, err := h.RedisStore.IndexSession(ctx, user, id, spare, ttl, max)
 	if f := h.afterIndex.Load(); f != nil {
 		(*f)()
 	}
@@ -323,7 +323,7 @@ func TestInvalidUserRejectedBeforeIO(t *testing.T) {
 		_, err1 := a.m.UserSessions(ctx, user)
 		_, err2 := a.m.RevokeUser(ctx, user, nil)
 		err3 := a.m.RevokeSession(ctx, user, "h")
-		_, err4 := a.s.IndexSession(ctx, user, "id", time.Hour, 10)
+		_, err4 := a.s.IndexSession(ctx, user, "id", "", time.Hour, 10)
 		_, err5 := a.s.IndexedSessions(ctx, user, 10)
 		err6 := a.s.UnindexSessions(ctx, user, []string{"id"})
 		for i, err := range []error{err1, err2, err3, err4, err5, err6} {

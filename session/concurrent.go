@@ -148,7 +148,7 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 			return err
 		}
 	}
-	var indexed string // the user this request indexed sess.ID under
+	var indexed string // the user and ID this request indexed
 	for range maxSaveAttempts {
 		data, err := marshalData(sess.Data)
 		if err != nil {
@@ -167,12 +167,12 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 		// store's TTL, as before; a key seen without a TTL (st.ttl zero:
 		// PERSISTed, copied) gets one.
 		keep := !refresh && m.cfg.MaxAge > 0 && st.ttl > 0
-		if user != "" && indexed != user && (user != st.user || refresh || changed && !keep) {
+		if user != "" && indexed != user+"\x00"+sess.ID && (user != st.user || refresh || changed && !keep) {
 			// A new user, or an expiry that moves: the index first.
 			if err := m.index(ctx, user, sess.ID, lifetime, ""); err != nil {
 				return err
 			}
-			indexed = user
+			indexed = user + "\x00" + sess.ID
 		}
 		var got Stored
 		var ok bool

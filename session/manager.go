@@ -502,6 +502,7 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var firstErr error
+	var ended []string // the IDs Revoke ended
 	vs, versioned := m.cfg.Store.(VersionedStore)
 	for i := 0; m.cfg.Store != nil && i < len(ids); i++ {
 		var err error
@@ -524,6 +525,9 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 					ids = append(ids, mk.MovedTo)
 				}
 			}
+			if err == nil {
+				ended = append(ended, ids[i])
+			}
 		} else {
 			err = storeDelete(ctx, m.cfg.Store, ids[i])
 		}
@@ -531,13 +535,14 @@ func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
 			firstErr = newError("Destroy", err)
 		}
 	}
-	if versioned && sess != nil {
-		// The IDs ended: out of the user's index.
+	if sess != nil {
+		// The IDs that ended leave the user's index (one whose Revoke
+		// failed may still be live).
 		user := m.loadedUser(sess.Data)
 		if st != nil && st.user != "" {
 			user = st.user
 		}
-		m.unindex(ctx, user, ids...)
+		m.unindex(ctx, user, ended...)
 	}
 	setCookie(w.Header(), m.expiredCookie())
 	if sess != nil {

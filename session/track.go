@@ -153,7 +153,7 @@ func (m *Manager) refreshDue(sess *Session, now time.Time) bool {
 // short TTL of a rotation whose extension failed (see pendingTTL).
 func (m *Manager) touchDue(st *tracked, lifetime time.Duration) bool {
 	if st.ttl <= 0 {
-		return m.cfg.MaxAge > 0 // a key without a TTL (PERSISTed, copied) gets one
+		return true // a key without a TTL (PERSISTed, copied) gets one
 	}
 	if !m.ownTTL(st.ttl) {
 		return true // longer than MaxAge: not the manager's, made its own

@@ -78,12 +78,9 @@ func (k userKey) userOf(data map[string]interface{}) (string, error) {
 		}
 		user = v
 	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "", fmt.Errorf("%w: %v under %q", ErrInvalidUser, v, string(k))
-		}
-		user = strconv.FormatFloat(v, 'f', -1, 64)
+		return k.floatUser(v, 64)
 	case float32:
-		return k.userOf(map[string]interface{}{string(k): float64(v)})
+		return k.floatUser(float64(v), 32) // as JSON writes it
 	case int:
 		return k.intUser(int64(v))
 	case int8:
@@ -110,6 +107,14 @@ func (k userKey) userOf(data map[string]interface{}) (string, error) {
 	return user, CheckUser(user)
 }
 
+func (k userKey) floatUser(f float64, bits int) (string, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "", fmt.Errorf("%w: %v under %q", ErrInvalidUser, f, string(k))
+	}
+	user := strconv.FormatFloat(f, 'f', -1, bits)
+	return user, CheckUser(user) // 1e300 has 301 digits
+}
+
 func (k userKey) intUser(n int64) (string, error) {
 	if n > maxExactInt || n < -maxExactInt {
 		return "", fmt.Errorf("%w: %d under %q is beyond 2^53, which JSON rounds: store it as a string", ErrInvalidUser, n, string(k))
@@ -125,13 +130,15 @@ func (k userKey) uintUser(n uint64) (string, error) {
 }
 
 // index writes the entry in a UserStore (other stores keep no index).
-// spare is the ID a rotation to id retires itself.
+// spare, a rotation's old ID, which the rotation retires itself, stays in
+// the index until then. The sessions trimmed are revoked where they are:
+// a rotation marker there leads to a session with its own entry.
 func (userKey) index(ctx context.Context, m *Manager, user, id string, ttl time.Duration, spare string) error {
 	us, ok := m.cfg.Store.(UserStore)
 	if !ok {
 		return nil
 	}
-	trimmed, err := us.IndexSession(ctx, user, id, ttl, maxUserSessions)
+	trimmed, err := us.IndexSession(ctx, user, id, spare, ttl, maxUserSessions)
 	if err != nil {
 		return newError("Save", err)
 	}
@@ -140,7 +147,7 @@ func (userKey) index(ctx context.Context, m *Manager, user, id string, ttl time.
 		// deadline, whatever becomes of this request.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), destroyTimeout)
 		defer cancel()
-		_, _, _ = m.revokeIDs(ctx, us, user, trimmed, []string{spare})
+		_, _, _ = m.revokeIDs(ctx, us, user, trimmed, nil, false)
 	}
 	return nil
 }

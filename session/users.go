@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrUnsupported is what UserSessions, RevokeUser and RevokeSession return
@@ -30,7 +31,7 @@ func (unsupportedError) Error() string        { return "session: user index: uns
 func (unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // ErrInvalidUser reports a user that cannot name an index: longer than
-// MaxUserLength bytes, holding control characters, or a Data value under
+// MaxUserLength bytes, not UTF-8, holding control characters, or a Data value under
 // the user key that is neither a string nor a number (or an integer beyond
 // 2^53, which JSON would bring back rounded). It is returned before any
 // I/O.
@@ -57,9 +58,10 @@ type UserStore interface {
 	VersionedStore
 	// IndexSession records id in user's index until ttl (zero: the store's
 	// own) from now at least, and keeps the index within max entries: it
-	// removes those that expire first beyond max (other than id) and
-	// returns their IDs, whose sessions the manager revokes.
-	IndexSession(ctx context.Context, user, id string, ttl time.Duration, max int) (trimmed []string, err error)
+	// removes those that expire first beyond max (other than id and
+	// spare, a rotation's old ID) and returns their IDs, whose sessions
+	// the manager revokes.
+	IndexSession(ctx context.Context, user, id, spare string, ttl time.Duration, max int) (trimmed []string, err error)
 	// UnindexSessions removes ids from user's index.
 	UnindexSessions(ctx context.Context, user string, ids []string) error
 	// IndexedSessions returns at most max IDs from user's index, those
@@ -68,14 +70,16 @@ type UserStore interface {
 }
 
 // CheckUser returns an error matching ErrInvalidUser when user cannot name
-// a user index: empty, longer than MaxUserLength bytes, or holding a
-// control character.
+// a user index: empty, longer than MaxUserLength bytes, not UTF-8 (JSON
+// would store another string), or holding a control character.
 func CheckUser(user string) error {
 	switch {
 	case user == "":
 		return fmt.Errorf("%w: empty", ErrInvalidUser)
 	case len(user) > MaxUserLength:
 		return fmt.Errorf("%w: %d bytes, over %d", ErrInvalidUser, len(user), MaxUserLength)
+	case !utf8.ValidString(user):
+		return fmt.Errorf("%w: not UTF-8", ErrInvalidUser)
 	}
 	for i := 0; i < len(user); i++ {
 		if b := user[i]; b < ' ' || b == 0x7f {
@@ -256,14 +260,7 @@ func (m *Manager) RevokeUser(ctx context.Context, user string, keep *Session) (i
 	if err != nil {
 		return 0, newError("RevokeUser", err)
 	}
-	var keepIDs []string
-	if keep != nil {
-		keepIDs = append(keepIDs, keep.ID)
-		if st := m.sessions.lookup(keep); st != nil && st.storedID != "" {
-			keepIDs = append(keepIDs, st.storedID)
-		}
-	}
-	n, ended, err := m.revokeIDs(ctx, us, user, ids, keepIDs)
+	n, ended, err := m.revokeIDs(ctx, us, user, ids, keep, true)
 	m.unindex(ctx, user, ended...)
 	return n, newError("RevokeUser", err)
 }
@@ -289,42 +286,53 @@ func (m *Manager) RevokeSession(ctx context.Context, user, handle string) error 
 	if len(ids) == 0 {
 		return newError("RevokeSession", fmt.Errorf("%w: no session of the user has this handle", ErrNotFound))
 	}
-	_, ended, err := m.revokeIDs(ctx, us, user, ids, nil)
+	_, ended, err := m.revokeIDs(ctx, us, user, ids, nil, true)
 	m.unindex(ctx, user, ended...)
 	return newError("RevokeSession", err)
 }
 
-// revokeIDs ends the sessions of user under ids but those under keep (see
-// revokeID), and returns how many ended and the IDs that ended, now or
-// before, which can leave the index.
-func (m *Manager) revokeIDs(ctx context.Context, us UserStore, user string, ids, keep []string) (int, []string, error) {
-	var n atomic.Int64
-	var mu sync.Mutex
-	var ended []string
-	err := eachID(ids, func(_ int, id string) error {
-		return m.revokeID(ctx, us, user, id, keep, 0, func(id string, revoked bool) {
-			if revoked {
-				n.Add(1)
-			}
-			mu.Lock()
-			ended = append(ended, id)
-			mu.Unlock()
-		})
-	})
-	return int(n.Load()), ended, err
+// revokeIDs ends the sessions of user under ids but keep's (see revokeID),
+// following automatic rotations' markers when follow is set, and returns
+// how many sessions it ended and the IDs that ended, now or before, which
+// can leave the index.
+func (m *Manager) revokeIDs(ctx context.Context, us UserStore, user string, ids []string, keep *Session, follow bool) (int, []string, error) {
+	rv := &revocation{m: m, us: us, user: user, follow: follow, revoked: make(map[int64]bool)}
+	if keep != nil {
+		rv.keep = append(rv.keep, keep.ID)
+		if st := m.sessions.lookup(keep); st != nil && st.storedID != "" {
+			rv.keep = append(rv.keep, st.storedID)
+		}
+		rv.kept = &keep.CreatedAt
+	}
+	err := eachID(ids, func(_ int, id string) error { return rv.revoke(ctx, id, 0) })
+	return len(rv.revoked), rv.ended, err
 }
 
-// revokeID ends the session of user under id unless id is in keep: if id
-// still holds that session (a session of another user is left alone), or
-// nothing (a session about to be created: its index entry comes first),
-// it is replaced with a retired marker, as Destroy does. An automatic
-// rotation's marker leads to the session's new ID, which ends too. done
-// is told of each ID that ended, and whether this call ended it.
-func (m *Manager) revokeID(ctx context.Context, us UserStore, user, id string, keep []string, hops int, done func(id string, revoked bool)) error {
-	if slices.Contains(keep, id) || !validID(id) {
+// revocation is one RevokeUser, RevokeSession or trim of an index.
+type revocation struct {
+	m      *Manager
+	us     UserStore
+	user   string
+	keep   []string   // IDs never revoked
+	kept   *time.Time // CreatedAt of the session kept, under whatever ID a rotation gives it
+	follow bool       // follow automatic rotations' markers to the new ID
+
+	mu      sync.Mutex     // protects the following
+	ended   []string       // IDs that ended, now or before
+	revoked map[int64]bool // sessions this call ended, by CreatedAt: a rotation under way holds one under two IDs
+}
+
+// revoke ends the session of the user under id unless it is the kept one:
+// if id still holds that session (one that passed to another user is
+// left alone), or nothing (a session about to be created: its index
+// entry comes first), it is replaced with a retired marker, as Destroy
+// does. An automatic rotation's marker leads to the session's new ID,
+// which ends too when rv.follow is set.
+func (rv *revocation) revoke(ctx context.Context, id string, hops int) error {
+	if slices.Contains(rv.keep, id) || !validID(id) {
 		return nil
 	}
-	got, err := us.LoadVersion(ctx, id)
+	got, err := rv.us.LoadVersion(ctx, id)
 	if errors.Is(err, ErrInvalidSession) {
 		return nil // not a session: nothing to end
 	}
@@ -333,28 +341,43 @@ func (m *Manager) revokeID(ctx context.Context, us UserStore, user, id string, k
 			return err
 		}
 		now := nowFunc()
+		var sess *Session
 		switch mk := got.Marker; {
 		case mk != nil:
-			done(id, false)
-			if mk.MovedTo != "" && hops < maxForwards {
-				return m.revokeID(ctx, us, user, mk.MovedTo, keep, hops+1, done)
+			rv.done(id, nil)
+			if mk.MovedTo != "" && rv.follow && hops < maxForwards {
+				return rv.revoke(ctx, mk.MovedTo, hops+1)
 			}
 			return nil
-		case got.Value != nil && m.userSession(got, id, user, now) == nil:
-			return nil // another user's now, or not a live session
+		case got.Value != nil:
+			if sess = rv.m.userSession(got, id, rv.user, now); sess == nil {
+				return nil // another user's now, or not a live session
+			}
+			if rv.kept != nil && sess.CreatedAt.Equal(*rv.kept) {
+				return nil // the kept session, rotated by a parallel request
+			}
 		}
-		held := got.Value != nil
 		var ok bool
-		got, ok, err = us.Retire(ctx, id, got.Version, Marker{At: now}, m.markerTTL())
+		got, ok, err = rv.us.Retire(ctx, id, got.Version, Marker{At: now}, rv.m.markerTTL())
 		switch {
 		case errors.Is(err, ErrInvalidSession):
 			return nil // replaced by something else: nothing to end
 		case err == nil && ok:
-			done(id, held)
+			rv.done(id, sess)
 			return nil
 		}
 	}
 	return ErrConflict
+}
+
+// done records that id ended, and sess (if not nil) with it.
+func (rv *revocation) done(id string, sess *Session) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	rv.ended = append(rv.ended, id)
+	if sess != nil {
+		rv.revoked[sess.CreatedAt.UnixNano()] = true
+	}
 }
 
 // eachID calls fn for each of ids, a few at a time (the store's client
