@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
-	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -197,7 +196,7 @@ func (s *Store[S]) Stats() Stats { return s.c.Stats() }
 // a fresh session, not a failure of the store; the server's error stays
 // in the chain.
 func loadError(id string, err error) error {
-	if re, ok := errors.AsType[resp.Error](err); ok && re.Kind == "WRONGTYPE" {
+	if wrongType(err) {
 		return fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return err

@@ -2,11 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -27,17 +29,23 @@ import (
 //	ARGV[3] the slack in ms; ARGV[4] the most entries kept; ARGV[5] an
 //	ID the trim leaves alone besides ARGV[1] ("" for none).
 //
-// It drops the entries that have expired (ZREMRANGEBYSCORE), raises the
+// It replaces a key of another type (written by something else: no
+// session was indexed there), drops the entries that have expired and
+// those whose score is no time at all (ZREMRANGEBYSCORE), raises the
 // entry's score to now+TTL+slack (ZADD, never lowering it), removes the
 // entries that expire first beyond the bound, other than the one added
-// and the spare one, and answers their IDs (the caller revokes their sessions), and sets the
-// index's expiry to its last entry's (PEXPIREAT): an index outlives none of
-// its sessions and dies with the last. Its time is Redis's (TIME), which
-// sets the sessions' TTLs too.
+// and the spare one, and answers their IDs (the caller revokes their
+// sessions), and sets the index's expiry to its last entry's (PEXPIREAT):
+// an index outlives none of its sessions and dies with the last. Its time
+// is Redis's (TIME), which sets the sessions' TTLs too.
 const indexSource = `local key, id, spare = KEYS[1], ARGV[1], ARGV[5]
+local kind = redis.call('TYPE', key)
+if type(kind) == 'table' then kind = kind.ok end
+if kind ~= 'zset' and kind ~= 'none' then redis.call('DEL', key) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', key, '(1e15', '+inf')
 local score = now + tonumber(ARGV[2]) + tonumber(ARGV[3])
 local old = redis.call('ZSCORE', key, id)
 if not old or tonumber(old) < score then
@@ -54,7 +62,7 @@ if over > 0 then
   end
 end
 local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', key, last[2])
+redis.call('PEXPIREAT', key, string.format('%.0f', math.ceil(tonumber(last[2]))))
 return trimmed`
 
 // indexScript runs indexSource with EVALSHA.
@@ -135,7 +143,7 @@ func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []strin
 		var b client.Batch
 		b.Idempotent = true
 		b.Add(client.ReplyInt, "ZREM", args...)
-		if err := s.c.Do(ctx, &b); err != nil {
+		if err := s.c.Do(ctx, &b); err != nil && !wrongType(err) {
 			return err
 		}
 		ids = ids[n:]
@@ -148,8 +156,9 @@ const maxArgs = 512
 
 // IndexedSessions returns the IDs in user's index, at most max, those
 // that expire last first (ZRANGE by rank from the end, which every Redis
-// version has). Some may name sessions that ended or passed to another
-// user: the caller checks each.
+// version has), leaving out members that are no session ID. Some may name
+// sessions that ended or passed to another user: the caller checks each.
+// A key of another type under the index's name is an empty index.
 func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([]string, error) {
 	if err := checkUser(user); err != nil {
 		return nil, err
@@ -161,13 +170,24 @@ func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([
 	b.Idempotent = true
 	b.Add(client.ReplyBulks, "ZRANGE", client.Key(s.cfg.Prefix+indexKey, user), client.Int(-int64(max)), client.Int(-1))
 	if err := s.c.Do(ctx, &b); err != nil {
+		if wrongType(err) {
+			return nil, nil // not an index: nothing was indexed there
+		}
 		return nil, err
 	}
 	ids := make([]string, 0, len(b.Replies[0].Bulks))
 	for _, m := range slices.Backward(b.Replies[0].Bulks) {
-		ids = append(ids, string(m))
+		if checkID(string(m)) == nil {
+			ids = append(ids, string(m))
+		}
 	}
 	return ids, nil
+}
+
+// wrongType reports a WRONGTYPE reply: a key of another type.
+func wrongType(err error) bool {
+	re, ok := errors.AsType[resp.Error](err)
+	return ok && re.Kind == "WRONGTYPE"
 }
 
 // checkUser rejects what session.CheckUser rejects, before any I/O.

@@ -161,8 +161,8 @@
 // whose entry was written after the call read the index survives: it was
 // saved after the call began.
 //
-// Bounds: users are at most MaxUserLength (256) bytes without control
-// characters, checked before any I/O (ErrInvalidUser); a user keeps at
+// Bounds: users are at most MaxUserLength (256) bytes of UTF-8 without
+// control characters, checked before any I/O (ErrInvalidUser); a user keeps at
 // most 1,000 sessions, and a login beyond revokes those that expire first
 // (the least recently active); UserSessions reads at most 1,000 and
 // RevokeUser 2,000. Sessions saved before the index was turned on join it

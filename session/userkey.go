@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -81,6 +82,12 @@ func (k userKey) userOf(data map[string]interface{}) (string, error) {
 		return k.floatUser(v, 64)
 	case float32:
 		return k.floatUser(float64(v), 32) // as JSON writes it
+	case json.Number:
+		f, err := v.Float64() // as JSON brings it back
+		if err != nil {
+			return "", fmt.Errorf("%w: %q under %q: %w", ErrInvalidUser, v, string(k), err)
+		}
+		return k.floatUser(f, 64)
 	case int:
 		return k.intUser(int64(v))
 	case int8:
@@ -102,7 +109,7 @@ func (k userKey) userOf(data map[string]interface{}) (string, error) {
 	case uint64:
 		return k.uintUser(v)
 	default:
-		return "", fmt.Errorf("%w: a %T under %q, not a string or number", ErrInvalidUser, v, string(k))
+		return "", fmt.Errorf("%w: a %T under %q, not a string, a number type or a json.Number", ErrInvalidUser, v, string(k))
 	}
 	return user, CheckUser(user)
 }

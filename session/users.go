@@ -194,6 +194,9 @@ func (m *Manager) userSessions(ctx context.Context, us UserStore, user string) (
 	now := nowFunc()
 	found := make([]*userSession, len(ids))
 	err = eachID(ids, func(i int, id string) error {
+		if !validID(id) {
+			return nil // not the manager's
+		}
 		got, err := us.LoadVersion(ctx, id)
 		if err != nil {
 			if errors.Is(err, ErrInvalidSession) {

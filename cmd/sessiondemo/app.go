@@ -22,6 +22,8 @@ import (
 type demo struct {
 	logger    *log.Logger
 	mini      *miniredis.Miniredis // nil with a real Redis
+	ticking   chan struct{}        // closed to stop expireKeys
+	ticked    chan struct{}        // closed when expireKeys has stopped
 	instances []*instance
 
 	stopOnce sync.Once
@@ -59,6 +61,8 @@ func start(cfg config, logger *log.Logger) (_ *demo, err error) {
 			return nil, fmt.Errorf("starting miniredis: %w", err)
 		}
 		opts = redisstore.Options{Addr: d.mini.Addr()}
+		d.ticking, d.ticked = make(chan struct{}), make(chan struct{})
+		go expireKeys(d.mini, time.Second, d.ticking, d.ticked)
 		logger.Printf("using an in-process Redis (miniredis) at %s: sessions last as long as the demo; -redis URL or REDIS_URL selects a real Redis", d.mini.Addr())
 	} else {
 		logger.Printf("using Redis at %s", redactedURL(cfg.redisURL))
@@ -178,7 +182,30 @@ func (d *demo) stop(ctx context.Context) error {
 		in.store.Close()
 	}
 	if d.mini != nil {
+		close(d.ticking)
+		<-d.ticked
 		d.mini.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// expireKeys makes miniredis expire keys as time goes, as Redis does,
+// counting TTLs down every tick until stop is closed, then closes done.
+// miniredis counts them only when told (FastForward), while its TIME, by
+// which the user index drops its entries, is the wall clock: without this,
+// an idle session would stay logged in after its entry had gone.
+func expireKeys(mini *miniredis.Miniredis, tick time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-t.C:
+			mini.FastForward(now.Sub(last))
+			last = now
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/sessionx-redis/redisstore/internal/redisserver"
 )
 
@@ -300,5 +301,22 @@ func TestRunDefaultMiniredis(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return after cancel")
+	}
+}
+
+// The demo's in-process Redis expires keys as time goes, as Redis does:
+// a key set to live 100 ms is gone after a few ticks (each 10 ms here),
+// not kept until the demo stops.
+func TestMiniredisExpiresKeysAsTimeGoes(t *testing.T) {
+	mini := miniredis.RunT(t)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go expireKeys(mini, 10*time.Millisecond, stop, done)
+	defer func() { close(stop); <-done }()
+	mini.Set("k", "v")
+	mini.SetTTL("k", 100*time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); mini.Exists("k"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a key set to live 100 ms still exists 10 s later")
+		}
 	}
 }
