@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,88 +16,6 @@ import (
 // Adversarial review of the user index ("log out everywhere"): each test
 // forces one interleaving with hooks on the real store (no sleeps) and
 // states the documented guarantee it breaks.
-
-// raceStore is the real store with hooks: after IndexSession, before
-// Retire, before UnindexSessions, and an error injected into Revoke.
-type raceStore struct {
-	*RedisStore
-	afterIndex    atomic.Pointer[func()]
-	beforeRetire  atomic.Pointer[func()]
-	beforeUnindex atomic.Pointer[func()]
-	revokeErr     atomic.Pointer[func(id string) error]
-}
-
-var _ session.UserStore = (*raceStore)(nil)
-
-func (h *raceStore) IndexSession(ctx context.Context, user, id, spare string, ttl time.Duration, max int) ([]string, error) {
-	trimmed, err := h.RedisStore.IndexSession(ctx, user, id, spare, ttl, max)
-	if f := h.afterIndex.Load(); f != nil {
-		(*f)()
-	}
-	return trimmed, err
-}
-
-func (h *raceStore) Retire(ctx context.Context, id string, version []byte, marker session.Marker, ttl time.Duration) (session.Stored, bool, error) {
-	if f := h.beforeRetire.Load(); f != nil {
-		(*f)()
-	}
-	return h.RedisStore.Retire(ctx, id, version, marker, ttl)
-}
-
-func (h *raceStore) UnindexSessions(ctx context.Context, user string, ids []string) error {
-	if f := h.beforeUnindex.Load(); f != nil {
-		(*f)()
-	}
-	return h.RedisStore.UnindexSessions(ctx, user, ids)
-}
-
-func (h *raceStore) Revoke(ctx context.Context, id string, marker session.Marker, ttl time.Duration, always bool) (session.Stored, error) {
-	if f := h.revokeErr.Load(); f != nil {
-		if err := (*f)(id); err != nil {
-			return session.Stored{}, err
-		}
-	}
-	return h.RedisStore.Revoke(ctx, id, marker, ttl, always)
-}
-
-// newRaceApp is newApp on a raceStore with the user index: /revoke-others
-// (through a.gate) calls RevokeUser(user, the request's session) and
-// records the count in *revoked.
-func newRaceApp(t *testing.T, opts Options, cfg ...session.ConfigOption) (*app, *raceStore, *atomic.Int64) {
-	t.Helper()
-	a := &app{t: t, s: openStore(t, opts)}
-	h := &raceStore{RedisStore: a.s}
-	cfg = append([]session.ConfigOption{session.WithStore(h), session.WithUserKey("user"),
-		session.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "store error: "+err.Error(), http.StatusServiceUnavailable)
-		})}, cfg...)
-	m, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef"), cfg...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.m = m
-	revoked := new(atomic.Int64)
-	revoked.Store(-1)
-	a.h = m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/revoke-others" {
-			a.serve(w, r)
-			return
-		}
-		if a.gate != nil {
-			a.gate(r)
-		}
-		sess := session.Get(r)
-		user, _ := sess.Data["user"].(string)
-		n, err := a.m.RevokeUser(r.Context(), user, sess)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		revoked.Store(int64(n))
-		fmt.Fprintf(w, "revoked=%d", n)
-	}))
-	return a, h, revoked
-}
 
 // fillIndex adds n entries to user's index naming IDs that hold nothing,
 // expiring in two days: later than any session of the test.
@@ -132,7 +49,7 @@ func liveUser(a *app, id string) string {
 // before the call, stays live and in no index.
 func TestReviewRacesTrimmedSpareOfFailedRotationEscapesIndex(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h, _ := newRaceApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	ctx := context.Background()
 	s := a.login("alice")
 	fillIndex(a, "alice", 999) // alice's index: s and 999 others, 1,000 in all
@@ -155,7 +72,7 @@ func TestReviewRacesTrimmedSpareOfFailedRotationEscapesIndex(t *testing.T) {
 // new ID's write and the old ID's retirement, at the bound.
 func TestReviewRacesTrimmedSpareOfCancelledRotationEscapesIndex(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h, _ := newRaceApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	s := a.login("alice")
 	fillIndex(a, "alice", 999)
 	backdate(t, a, s, 20*time.Minute)
@@ -186,7 +103,7 @@ func TestReviewRacesTrimmedSpareOfCancelledRotationEscapesIndex(t *testing.T) {
 // session of the user is logged out.
 func TestReviewRacesTrimFollowsRotationAndRevokesNewestSession(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h, _ := newRaceApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	s := a.login("alice")
 	fillIndex(a, "alice", 998) // s and 998 others: 999
 	// s logged in a second earlier than it did: its entry is the lowest.
@@ -214,7 +131,7 @@ func TestReviewRacesTrimFollowsRotationAndRevokesNewestSession(t *testing.T) {
 // session's value and both are revoked and counted.
 func TestReviewRacesRevokeUserCountsPendingRotationTwice(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h, _ := newRaceApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	s := a.login("alice")
 	backdate(t, a, s, 20*time.Minute)
 	var n int
@@ -240,7 +157,7 @@ func TestReviewRacesRevokeUserCountsPendingRotationTwice(t *testing.T) {
 // kept. The count reports one "other" session though there is none.
 func TestReviewRacesKeepRotatedByParallelRequestIsRevoked(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, _, revoked := newRaceApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	ctx := context.Background()
 	s := a.login("alice")
 	backdate(t, a, s, 20*time.Minute)
@@ -250,7 +167,7 @@ func TestReviewRacesKeepRotatedByParallelRequestIsRevoked(t *testing.T) {
 		t.Fatalf("no rotation: cookie %q", next)
 	}
 	set := slow.finish()
-	if n := revoked.Load(); n != 0 {
+	if n := h.revoked.Load(); n != 0 {
 		t.Errorf("RevokeUser(alice, keep=this session) revoked %d sessions, want 0 (alice has no other device)", n)
 	}
 	if got := liveUser(a, next); got != "alice" {
@@ -264,7 +181,7 @@ func TestReviewRacesKeepRotatedByParallelRequestIsRevoked(t *testing.T) {
 // so a later RevokeUser misses it.
 func TestReviewRacesFailedDestroyUnindexesLiveSession(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h, _ := newRaceApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	s := a.login("alice")
 	fail := func(string) error { return errors.New("injected: session node unreachable") }
 	h.revokeErr.Store(&fail)
@@ -288,7 +205,7 @@ func TestReviewRacesFailedDestroyUnindexesLiveSession(t *testing.T) {
 // session lives on, and RevokeUser then misses it.
 func TestReviewRacesMaxAgeZeroKeyWithoutTTLOutlivesIndex(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, _, _ := newRaceApp(t, Options{Addr: srv.Addr}, session.WithMaxAge(0))
+	a, _ := newUserHookApp(t, Options{Addr: srv.Addr}, session.WithMaxAge(0))
 	s := a.login("alice")
 	a.redis(client.ReplyInt, "PERSIST", client.Key("sessionx:", s))
 	a.do(context.Background(), s, "/read")

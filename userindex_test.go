@@ -21,22 +21,42 @@ import (
 // group and a 3-master Cluster, through the middleware of two app
 // instances (each its own store and manager on the same Redis).
 
-// newUserApp is newApp indexing sessions under Data["user"], with two
-// more routes: /revoke-others ends every other session of the user, and
-// /revoke?handle= the one with that handle.
+// newUserApp is newApp indexing sessions under Data["user"], on an
+// indexHookStore (no hooks set), with two more routes: /revoke-others
+// ends every other session of the user (after a.gate) and records the
+// count in the store's revoked, and /revoke?handle= ends the one with
+// that handle.
 func newUserApp(t *testing.T, opts Options, cfg ...session.ConfigOption) *app {
 	t.Helper()
-	a := newApp(t, opts, append([]session.ConfigOption{session.WithUserKey("user")}, cfg...)...)
-	a.h = a.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a, _ := newUserHookApp(t, opts, cfg...)
+	return a
+}
+
+func newUserHookApp(t *testing.T, opts Options, cfg ...session.ConfigOption) (*app, *indexHookStore) {
+	t.Helper()
+	a := &app{t: t, s: openStore(t, opts)}
+	h := &indexHookStore{RedisStore: a.s}
+	h.revoked.Store(-1)
+	m, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef"),
+		append([]session.ConfigOption{session.WithStore(h), session.WithUserKey("user")}, cfg...)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.m = m
+	a.h = m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := session.Get(r)
 		user, _ := sess.Data["user"].(string)
 		switch r.URL.Path {
 		case "/revoke-others":
+			if a.gate != nil {
+				a.gate(r)
+			}
 			n, err := a.m.RevokeUser(r.Context(), user, sess)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
+			h.revoked.Store(int64(n))
 			fmt.Fprintf(w, "revoked=%d", n)
 		case "/revoke":
 			if err := a.m.RevokeSession(r.Context(), user, r.URL.Query().Get("handle")); err != nil {
@@ -46,7 +66,7 @@ func newUserApp(t *testing.T, opts Options, cfg ...session.ConfigOption) *app {
 			a.serve(w, r)
 		}
 	}))
-	return a
+	return a, h
 }
 
 // withCookie is a request carrying the session cookie id.
@@ -218,45 +238,57 @@ func TestRevokedSessionIsNotSavedBack(t *testing.T) {
 	}
 }
 
-// indexHookStore is the real store with hooks after IndexSession and
-// IndexedSessions: a RevokeUser that runs between a save's index entry
-// and its value, or a save between RevokeUser's read of the index and
-// its revocations.
+// indexHookStore is the real store with hooks: after IndexSession and
+// IndexedSessions (a RevokeUser between a save's index entry and its
+// value, or a save between RevokeUser's read of the index and its
+// revocations), before Retire and UnindexSessions, and an error injected
+// into Revoke. revoked is the count of the last /revoke-others.
 type indexHookStore struct {
 	*RedisStore
-	afterIndex, afterRead atomic.Pointer[func()]
+	afterIndex, afterRead       atomic.Pointer[func()]
+	beforeRetire, beforeUnindex atomic.Pointer[func()]
+	revokeErr                   atomic.Pointer[func(id string) error]
+	revoked                     atomic.Int64
 }
 
 var _ session.UserStore = (*indexHookStore)(nil)
 
 func (h *indexHookStore) IndexSession(ctx context.Context, user, id, spare string, ttl time.Duration, max int) ([]string, error) {
 	trimmed, err := h.RedisStore.IndexSession(ctx, user, id, spare, ttl, max)
-	if f := h.afterIndex.Load(); f != nil {
-		(*f)()
-	}
+	runHook(&h.afterIndex)
 	return trimmed, err
 }
 
 func (h *indexHookStore) IndexedSessions(ctx context.Context, user string, max int) ([]string, error) {
 	ids, err := h.RedisStore.IndexedSessions(ctx, user, max)
-	if f := h.afterRead.Load(); f != nil {
-		(*f)()
-	}
+	runHook(&h.afterRead)
 	return ids, err
 }
 
-// newIndexHookApp is newUserApp on an indexHookStore.
-func newIndexHookApp(t *testing.T, opts Options) (*app, *indexHookStore) {
-	t.Helper()
-	a := newUserApp(t, opts)
-	h := &indexHookStore{RedisStore: a.s}
-	m, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef"), session.WithStore(h), session.WithUserKey("user")))
-	if err != nil {
-		t.Fatal(err)
+func (h *indexHookStore) Retire(ctx context.Context, id string, version []byte, marker session.Marker, ttl time.Duration) (session.Stored, bool, error) {
+	runHook(&h.beforeRetire)
+	return h.RedisStore.Retire(ctx, id, version, marker, ttl)
+}
+
+func (h *indexHookStore) UnindexSessions(ctx context.Context, user string, ids []string) error {
+	runHook(&h.beforeUnindex)
+	return h.RedisStore.UnindexSessions(ctx, user, ids)
+}
+
+func (h *indexHookStore) Revoke(ctx context.Context, id string, marker session.Marker, ttl time.Duration, always bool) (session.Stored, error) {
+	if f := h.revokeErr.Load(); f != nil {
+		if err := (*f)(id); err != nil {
+			return session.Stored{}, err
+		}
 	}
-	a.m = m
-	a.h = m.Middleware(http.HandlerFunc(a.serve))
-	return a, h
+	return h.RedisStore.Revoke(ctx, id, marker, ttl, always)
+}
+
+// runHook calls the hook in p, if any.
+func runHook(p *atomic.Pointer[func()]) {
+	if f := p.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // A login whose index entry is written, and its session not yet, when
@@ -264,7 +296,7 @@ func newIndexHookApp(t *testing.T, opts Options) (*app, *indexHookStore) {
 // instead of creating a session the revocation missed.
 func TestRevokeUserEndsALoginInFlight(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h := newIndexHookApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	paused, release := make(chan struct{}), make(chan struct{})
 	h.afterIndex.Store(once(func() { close(paused); <-release }))
 	done := make(chan string)
@@ -290,7 +322,7 @@ func TestRevokeUserEndsALoginInFlight(t *testing.T) {
 // saved after the call began: it survives, as documented.
 func TestLoginAfterRevokeUserReadTheIndexSurvives(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h := newIndexHookApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	old := a.login("alice")
 	var fresh string
 	h.afterRead.Store(once(func() { fresh = a.login("alice") }))
@@ -518,7 +550,7 @@ func TestUserIndexIsBounded(t *testing.T) {
 // old ID's marker leads there. Its handle stays the same.
 func TestRevokeUserFollowsARotationDuringTheCall(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
-	a, h := newIndexHookApp(t, Options{Addr: srv.Addr})
+	a, h := newUserHookApp(t, Options{Addr: srv.Addr})
 	ctx := context.Background()
 	id := a.login("alice")
 	before, _ := a.m.UserSessions(ctx, "alice")

@@ -24,11 +24,8 @@ base=${BASE:-626c7f5}
 out=${BENCH_OUT:-$(mktemp -d)}
 mkdir -p "$out"
 
-benchstat=$(command -v benchstat || true)
-if [ -z "$benchstat" ]; then
-	go install golang.org/x/perf/cmd/benchstat@latest
-	benchstat="$(go env GOPATH)/bin/benchstat"
-fi
+. scripts/bench-redis.sh
+benchstat=$(find_benchstat)
 
 echo "== building this commit and $base" >&2
 go test -c -o "$out/new.test" .
@@ -38,7 +35,6 @@ trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true' EXIT
 cp bench_middleware_test.go "$wt/"
 (cd "$wt" && go test -c -o "$out/old.test" .)
 
-. scripts/bench-redis.sh
 start_bench_redis "$out" "$pin"
 trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true; kill "$REDIS_PID" 2>/dev/null || true' EXIT
 

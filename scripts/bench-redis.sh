@@ -1,5 +1,6 @@
-# Sourced by the benchmark scripts: start_bench_redis <dir> <cpu> starts one
-# redis-server pinned to <cpu>, on a free loopback port (never 6379),
+# Sourced by the benchmark scripts. find_benchstat prints the path of
+# benchstat, installing it when missing. start_bench_redis <dir> <cpu>
+# starts one redis-server pinned to <cpu>, on a free loopback port (never 6379),
 # persistence off, logging to <dir>/redis.log; waits until it answers and
 # exports REDIS_ADDR and REDIS_PID (the benchmarks measure that process's
 # CPU). The caller stops it: kill "$REDIS_PID".
@@ -21,4 +22,12 @@ start_bench_redis() {
 		sleep 0.02
 	done
 	[ "$(redis-cli -p "$port" ping)" = PONG ]
+}
+
+find_benchstat() {
+	if ! command -v benchstat; then
+		echo "== installing benchstat" >&2
+		go install golang.org/x/perf/cmd/benchstat@latest >&2
+		echo "$(go env GOPATH)/bin/benchstat"
+	fi
 }

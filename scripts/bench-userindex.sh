@@ -14,14 +14,10 @@ pin=${BENCH_PIN:-1}
 out=${BENCH_OUT:-$(mktemp -d)}
 mkdir -p "$out"
 
-benchstat=$(command -v benchstat || true)
-if [ -z "$benchstat" ]; then
-	go install golang.org/x/perf/cmd/benchstat@latest
-	benchstat="$(go env GOPATH)/bin/benchstat"
-fi
+. scripts/bench-redis.sh
+benchstat=$(find_benchstat)
 
 go test -c -o "$out/users.test" .
-. scripts/bench-redis.sh
 start_bench_redis "$out" "$pin"
 trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
 for i in $(seq "$count"); do

@@ -27,15 +27,10 @@ mkdir -p "$out"
 clients=(redisstore goredis rueidis redigo raw)
 started=$(date +%s)
 
-benchstat=$(command -v benchstat || true)
-if [ -z "$benchstat" ]; then
-	echo "== installing benchstat" >&2
-	go install golang.org/x/perf/cmd/benchstat@latest
-	benchstat="$(go env GOPATH)/bin/benchstat"
-fi
+. scripts/bench-redis.sh
+benchstat=$(find_benchstat)
 
 # One redis-server, pinned, on a free port (never 6379), persistence off.
-. scripts/bench-redis.sh
 start_bench_redis "$out" "$pin"
 trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
 

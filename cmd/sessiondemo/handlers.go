@@ -112,11 +112,8 @@ func (in *instance) login(w http.ResponseWriter, r *http.Request) {
 // device's "last seen" is its last visit, and lists the user's devices:
 // the sessions of the user, from the manager's user index.
 func (in *instance) dashboard(w http.ResponseWriter, r *http.Request) {
-	sess := session.Get(r)
-	name := user(sess)
+	sess, name := loggedIn(w, r, "Please log in to see the dashboard.")
 	if name == "" {
-		sess.AddFlash("error", "Please log in to see the dashboard.")
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
 	sess.Data[keyVisits] = visits(sess) + 1
@@ -137,6 +134,18 @@ func (in *instance) dashboard(w http.ResponseWriter, r *http.Request) {
 	in.renderPage(w, r, "dashboard", pageData{Title: "Dashboard", Devices: devices})
 }
 
+// loggedIn returns the request's session and its user; with no user it
+// sends the browser to the login page with the flash why, and returns "".
+func loggedIn(w http.ResponseWriter, r *http.Request, why string) (*session.Session, string) {
+	sess := session.Get(r)
+	name := user(sess)
+	if name == "" {
+		sess.AddFlash("error", why)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	}
+	return sess, name
+}
+
 // device is one row of the dashboard's list of devices.
 type device struct {
 	Handle            string // for "log out this device"
@@ -147,10 +156,8 @@ type device struct {
 // logoutDevice ends one of the user's other sessions, by the handle the
 // dashboard listed.
 func (in *instance) logoutDevice(w http.ResponseWriter, r *http.Request) {
-	sess := session.Get(r)
-	name := user(sess)
+	sess, name := loggedIn(w, r, "Please log in first.")
 	if name == "" {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
 	switch err := in.m.RevokeSession(r.Context(), name, r.PostFormValue("handle")); {
@@ -168,10 +175,8 @@ func (in *instance) logoutDevice(w http.ResponseWriter, r *http.Request) {
 // logoutOthers ends every session of the user but this one, as after a
 // password change.
 func (in *instance) logoutOthers(w http.ResponseWriter, r *http.Request) {
-	sess := session.Get(r)
-	name := user(sess)
+	sess, name := loggedIn(w, r, "Please log in first.")
 	if name == "" {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
 	n, err := in.m.RevokeUser(r.Context(), name, sess)
