@@ -79,8 +79,8 @@ const indexKey = "user "
 // IndexSession records id in user's index until ttl (zero: the store's TTL)
 // from now, plus a minute, and keeps the index within max entries: it
 // returns the IDs of the entries that expire first beyond max (other than
-// id and spare), which it removed, for the caller to revoke. Expired entries are
-// dropped, and the index expires with its last entry.
+// id and spare), which it removed, for the caller to revoke. Expired
+// entries are dropped, and the index expires with its last entry.
 //
 // It runs a script: on a server that refuses scripts (an ACL without
 // +@scripting, a proxy) it fails with an error matching
@@ -99,7 +99,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 		ttl = time.Duration(s.ttl.Load())
 	}
 	args := [...]client.Arg{client.Key(s.cfg.Prefix+indexKey, user), client.Str(id),
-		client.Int(max64(ttl)), client.Int(max64(indexSlack)), client.Int(int64(max)), client.Str(spare)}
+		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), client.Str(spare)}
 	var b client.Batch
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulks, "EVAL", append([]client.Arg{client.Str(indexSource), client.Int(1)}, args[:]...)...)
@@ -126,7 +126,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 }
 
 // max64 is d in milliseconds, at least one.
-func max64(d time.Duration) int64 { return max(int64(d/time.Millisecond), 1) }
+func millis(d time.Duration) int64 { return max(int64(d/time.Millisecond), 1) }
 
 // UnindexSessions removes ids from user's index (ZREM).
 func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []string) error {

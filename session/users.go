@@ -31,10 +31,10 @@ func (unsupportedError) Error() string        { return "session: user index: uns
 func (unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // ErrInvalidUser reports a user that cannot name an index: longer than
-// MaxUserLength bytes, not UTF-8, holding control characters, or a Data value under
-// the user key that is neither a string nor a number (or an integer beyond
-// 2^53, which JSON would bring back rounded). It is returned before any
-// I/O.
+// MaxUserLength bytes, not UTF-8, holding control characters, or a Data
+// value under the user key that is neither a string, a Go number nor a
+// json.Number (or an integer beyond 2^53, which JSON would bring back
+// rounded). It is returned before any I/O.
 var ErrInvalidUser = errors.New("session: invalid user")
 
 // MaxUserLength is the longest user a user index accepts, in bytes.
@@ -294,7 +294,7 @@ func (m *Manager) RevokeSession(ctx context.Context, user, handle string) error 
 	return newError("RevokeSession", err)
 }
 
-// revokeIDs ends the sessions of user under ids but keep's (see revokeID),
+// revokeIDs ends the sessions of user under ids but keep (see revoke),
 // following automatic rotations' markers when follow is set, and returns
 // how many sessions it ended and the IDs that ended, now or before, which
 // can leave the index.
