@@ -125,7 +125,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	return trimmed, nil
 }
 
-// max64 is d in milliseconds, at least one.
+// millis is d in milliseconds, at least one.
 func millis(d time.Duration) int64 { return max(int64(d/time.Millisecond), 1) }
 
 // UnindexSessions removes ids from user's index (ZREM).
