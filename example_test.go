@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -76,4 +77,83 @@ func ExampleNew() {
 	// alice <nil>
 	// {"ID":"s1","User":"alice"}
 	// true
+}
+
+// Log out everywhere: with WithUserKey the manager indexes each session
+// under its user; after a password change, RevokeUser ends the user's
+// other sessions, and UserSessions lists what is left ("your devices").
+func Example_logOutEverywhere() {
+	mr, _ := miniredis.Run() // an in-process Redis for the example
+	defer mr.Close()
+	store, err := redisstore.NewRedisStore(redisstore.Options{Addr: mr.Addr()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	manager, err := session.NewManager(session.DefaultConfig([]byte("0123456789abcdef"),
+		session.WithStore(store), session.WithUserKey("user")))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		sess := session.Get(r)
+		manager.Rotate(sess)
+		sess.Data["user"] = r.FormValue("user")
+	})
+	mux.HandleFunc("POST /password", func(w http.ResponseWriter, r *http.Request) {
+		sess := session.Get(r)
+		user, _ := sess.Data["user"].(string)
+		// ... the password changed: every other session of the user ends.
+		n, err := manager.RevokeUser(r.Context(), user, sess)
+		fmt.Fprintln(w, "ended", n, "other sessions", err)
+	})
+	mux.HandleFunc("GET /devices", func(w http.ResponseWriter, r *http.Request) {
+		user, _ := session.Get(r).Data["user"].(string)
+		if user == "" {
+			fmt.Fprintln(w, "not logged in")
+			return
+		}
+		list, err := manager.UserSessions(r.Context(), user)
+		for _, info := range list {
+			fmt.Fprintln(w, "device; this one:", info.Current(r))
+		}
+		if err != nil {
+			fmt.Fprintln(w, err)
+		}
+	})
+	h := manager.Middleware(mux)
+	send := func(method, target, cookie string) (body, setCookie string) {
+		r := httptest.NewRequest(method, target, nil)
+		if cookie != "" {
+			r.AddCookie(&http.Cookie{Name: "sessionx", Value: cookie})
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		for _, c := range w.Result().Cookies() {
+			setCookie = c.Value
+		}
+		return w.Body.String(), setCookie
+	}
+
+	var devices []string // alice logs in on three devices
+	for range 3 {
+		_, cookie := send("POST", "/login?user=alice", "")
+		devices = append(devices, cookie)
+	}
+	body, _ := send("GET", "/devices", devices[0])
+	fmt.Print(body)
+	body, _ = send("POST", "/password", devices[0])
+	fmt.Print(body)
+	body, _ = send("GET", "/devices", devices[0])
+	fmt.Print(body)
+	body, _ = send("GET", "/devices", devices[1]) // logged out: no user
+	fmt.Print(body)
+	// Output:
+	// device; this one: false
+	// device; this one: false
+	// device; this one: true
+	// ended 2 other sessions <nil>
+	// device; this one: true
+	// not logged in
 }
