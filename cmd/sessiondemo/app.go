@@ -63,7 +63,7 @@ func start(cfg config, logger *log.Logger) (_ *demo, err error) {
 		opts = redisstore.Options{Addr: d.mini.Addr()}
 		d.ticking, d.ticked = make(chan struct{}), make(chan struct{})
 		go expireKeys(d.mini, time.Second, d.ticking, d.ticked)
-		logger.Printf("using an in-process Redis (miniredis) at %s: sessions last as long as the demo; -redis URL or REDIS_URL selects a real Redis", d.mini.Addr())
+		logger.Printf("using an in-process Redis (miniredis) at %s: sessions end with the demo; -redis URL or REDIS_URL selects a real Redis", d.mini.Addr())
 	} else {
 		logger.Printf("using Redis at %s", redactedURL(cfg.redisURL))
 	}
