@@ -251,6 +251,10 @@ func (in *instance) renderPage(w http.ResponseWriter, r *http.Request, page stri
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// Every page shows the session: none is kept, in a cache or the
+	// back-forward cache, so the back button after a logout shows no
+	// logged-in page.
+	w.Header().Set("Cache-Control", "no-store")
 	w.Write(buf.Bytes())
 }
 
