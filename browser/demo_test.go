@@ -134,4 +134,3 @@ func TestDemoYourDevices(t *testing.T) {
 		}
 	})
 }
-
