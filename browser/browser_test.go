@@ -97,6 +97,12 @@ func startDemo(t *testing.T, args ...string) (string, string) {
 // newTab saves a screenshot next to the test output.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	if _, err := os.Stat(chromium); err != nil {
+		if os.Getenv("REDISSTORE_SKIP_REAL") == "1" {
+			t.Skipf("%s is missing (scripts/deps.sh installs it)", chromium)
+		}
+		t.Fatalf("%s is missing: scripts/deps.sh installs it (%v)", chromium, err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, what the test suite needs and the machine
-# lacks: redis-server and redis-cli (the tests start their own servers), and
-# a C compiler (go test -race needs cgo). Does nothing when all are present.
+# lacks: redis-server and redis-cli (the tests start their own servers), a C
+# compiler (go test -race needs cgo) and Chromium (the browser suite). Does
+# nothing when all are present.
 set -euo pipefail
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -10,6 +11,7 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
 	packages+=(redis-server)
 fi
 command -v gcc >/dev/null || packages+=(gcc libc6-dev)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
 	echo "== installing ${packages[*]}"
 	export DEBIAN_FRONTEND=noninteractive

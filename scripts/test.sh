@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs what it needs and lacks
-# (scripts/deps.sh: redis-server, a C compiler; skipped with
+# (scripts/deps.sh: redis-server, a C compiler, Chromium; skipped with
 # REDISSTORE_SKIP_REAL=1), then vet, every test of every module with the
-# race detector (real redis-server processes included), the allocation tests
-# again without it, then a short fuzz run of every fuzz target. FUZZTIME
+# race detector (real redis-server processes included) but the browser
+# suite's, which drives Chromium without it, the allocation tests again
+# without it, then a short fuzz run of every fuzz target. FUZZTIME
 # sets the fuzz time per target (default 10s; "0" skips fuzzing). Fails when
 # any test failed or was skipped, unless REDISSTORE_SKIP_REAL=1 (then, when
 # redis-server is missing, the tests that need it skip and say so).
@@ -19,7 +20,7 @@ trap 'rm -f "$log" "$log.fuzz"' EXIT
 modules=(.)
 for m in gin bench; do [ -f "$m/go.mod" ] && modules+=("$m"); done
 
-for m in "${modules[@]}"; do
+for m in "${modules[@]}" browser; do
 	echo "== go vet ($m)"
 	(cd "$m" && go vet ./...)
 done
@@ -44,6 +45,10 @@ for m in "${modules[@]}"; do
 	logged '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' \
 		go -C "$m" test -race -count=1 -timeout 12m -v ./... || status=1
 done
+
+echo "== the browser suite (Chromium, without -race)"
+logged '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' \
+	go -C browser test -count=1 -timeout 5m -v ./... || status=1
 
 echo "== the builds without Sentinel and Cluster refuse them clearly"
 for tags in redisstore_nosentinel redisstore_nocluster $omit; do

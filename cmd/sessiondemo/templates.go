@@ -80,7 +80,7 @@ var pages = map[string]*template.Template{
 <p>Open the other instance: the session lives in Redis, so it follows you.</p>
 <h2>Your devices</h2>
 <table id="devices">
-<tr><th>Signed in</th><th>Last seen (UTC)</th><th></th></tr>
+<tr><th>Signed in (UTC)</th><th>Last seen (UTC)</th><th></th></tr>
 {{range .Devices}}<tr class="device{{if .Current}} current{{end}}"><td>{{.Created}}</td><td>{{.LastSeen}}</td>
 <td>{{if .Current}}<strong>this device</strong>{{else}}<form method="post" action="/devices/logout"><input type="hidden" name="handle" value="{{.Handle}}"><button>Log out this device</button></form>{{end}}</td></tr>
 {{end}}</table>
