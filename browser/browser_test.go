@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -275,4 +277,28 @@ func read(t *testing.T, tab context.Context) page {
 	t.Helper()
 	return page{url: location(t, tab), user: field(t, tab, "user"), visits: field(t, tab, "visits"),
 		info: field(t, tab, "flash-info"), errMsg: field(t, tab, "flash-error")}
+}
+
+// cookie returns the value of the cookie name that tab would send to url
+// (HttpOnly ones included, which scripts cannot read), or "".
+func cookie(t *testing.T, tab context.Context, url, name string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, func(ctx context.Context, target *chromedp.Target) (string, error) {
+		res, err := cdp.Call(ctx, target, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+		if err != nil {
+			return "", err
+		}
+		for _, c := range res.Cookies {
+			if c.Name == name {
+				return c.Value, nil
+			}
+		}
+		return "", nil
+	})
+	if err != nil {
+		t.Fatalf("cookies of %s: %v", url, err)
+	}
+	return v
 }

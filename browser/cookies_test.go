@@ -167,3 +167,25 @@ func TestPlantedCookieDoesNotLockUserOut(t *testing.T) {
 		t.Errorf("with a planted cookie first, /whoami sees user %q, want alice", user)
 	}
 }
+
+// A sibling subdomain plants a cookie of the session's name for the parent
+// domain before the user logs in (evil.example.localhost setting it for
+// example.localhost; Chromium resolves *.localhost to loopback): it has
+// the session cookie's path and is older, so the browser sends it first
+// to app.example.localhost. The manager tries every cookie of the name, so
+// the user stays logged in.
+func TestSiblingSubdomainCookieDoesNotLockUserOut(t *testing.T) {
+	tab := newBrowser(t)
+	app := strings.Replace(cookieApp(t, session.DevConfig(testKey)), "127.0.0.1", "app.example.localhost", 1)
+	sibling := httptest.NewServer(htmlPages(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<script>document.cookie = "sessionx=planted; domain=example.localhost; path=/"</script><p id="planted">yes</p>`)
+	})))
+	defer sibling.Close()
+	open(t, tab, strings.Replace(sibling.URL, "127.0.0.1", "evil.example.localhost", 1)+"/")
+	if user := loggedIn(t, tab, app); user != "alice" {
+		t.Errorf("with a sibling's cookie sent first, /whoami sees user %q, want alice", user)
+	}
+	if n, first := field(t, tab, "cookies"), field(t, tab, "first"); n != "2" || first != "true" {
+		t.Errorf("/whoami got %s session cookies, the planted one first: %s; want 2, true", n, first)
+	}
+}

@@ -46,8 +46,12 @@ func TestDemoTwoInstances(t *testing.T) {
 				t.Fatalf("counter visit %d: %v", i+1, p)
 			}
 		}
+		before := cookie(t, tab, a, "sessionx")
 		if p := login(t, tab, a, "alice"); p.url != a+"/dashboard" || p.user != "alice" || !strings.Contains(p.info, "Welcome, alice") {
 			t.Fatalf("after the login: %v", p)
+		}
+		if after := cookie(t, tab, a, "sessionx"); before == "" || after == "" || after == before {
+			t.Errorf("session cookie %q before the login, %q after: want a new ID", before, after)
 		}
 		open(t, tab, b+"/dashboard")
 		if p := read(t, tab); p.user != "alice" || field(t, tab, "instance") != "instance 2" {
