@@ -57,9 +57,10 @@ func startDemo(t *testing.T, args ...string) (string, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var log strings.Builder
-	urls := make(chan string, 2)
+	var log strings.Builder // written by the reader until it closes read
+	urls, read := make(chan string, 2), make(chan struct{})
 	go func() {
+		defer close(read)
 		listening := regexp.MustCompile(`instance \d listening on (http://\S+)`)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -73,6 +74,7 @@ func startDemo(t *testing.T, args ...string) (string, string) {
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
+		<-read // the pipe ends when the demo does; Wait comes after the reads
 		cmd.Wait()
 		if t.Failed() {
 			t.Logf("demo log:\n%s", log.String())
