@@ -70,7 +70,7 @@ func (m *Manager) loadVersioned(r *http.Request, vs VersionedStore, id string, n
 			sess.Data = make(map[string]interface{})
 		}
 		st := &tracked{phase: phaseStored, storedID: id, snapshot: snapshotOf(sess),
-			version: got.Version, ttl: got.TTL, forwarded: forwarded, user: m.loadedUser(sess.Data)}
+			version: got.Version, ttl: got.TTL, noTTL: got.TTL == 0, forwarded: forwarded, user: m.loadedUser(sess.Data)}
 		return sess, st, nil
 	}
 }
@@ -200,8 +200,8 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 		}
 		if ok {
 			st.user = user
-			if refresh {
-				st.ttl = lifetime
+			if refresh || changed && !keep {
+				st.ttl, st.noTTL = lifetime, false
 			}
 			if h != nil && (refresh || st.forwarded) {
 				st.forwarded = false

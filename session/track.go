@@ -48,6 +48,9 @@ type tracked struct {
 	// last written; ttl is what remained of its TTL at load.
 	version []byte
 	ttl     time.Duration
+	// noTTL marks a session loaded from a key without a TTL (PERSISTed,
+	// copied), which its next save gives one, even without MaxAge.
+	noTTL bool
 	// rotate marks an explicit Rotate, which the next save carries out.
 	rotate bool
 	// forwarded marks a session reached through an automatic rotation's
@@ -60,7 +63,7 @@ type tracked struct {
 	// once this session is created: a migrated session's derived ID after
 	// Rotate (a login).
 	retire string
-	// user is the user whose index names storedID: the user key.s value
+	// user is the user whose index names storedID: the user key's value
 	// as loaded or last saved ("" for none).
 	user string
 	// err is a failure to make an ID for this session (New, Rotate),
@@ -153,7 +156,9 @@ func (m *Manager) refreshDue(sess *Session, now time.Time) bool {
 // short TTL of a rotation whose extension failed (see pendingTTL).
 func (m *Manager) touchDue(st *tracked, lifetime time.Duration) bool {
 	if st.ttl <= 0 {
-		return true // a key without a TTL (PERSISTed, copied) gets one
+		// A key seen without a TTL gets one; with MaxAge, one written
+		// with the store's TTL gets the manager's.
+		return m.cfg.MaxAge > 0 || st.noTTL
 	}
 	if !m.ownTTL(st.ttl) {
 		return true // longer than MaxAge: not the manager's, made its own
