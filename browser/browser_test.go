@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func TestMain(m *testing.M) {
 func startDemo(t *testing.T, args ...string) (string, string) {
 	t.Helper()
 	cmd := exec.Command(demoBin, append([]string{"-addr", "127.0.0.1:0", "-instances", "2"}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with a test binary killed by its timeout
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +76,12 @@ func startDemo(t *testing.T, args ...string) (string, string) {
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Signal(os.Interrupt)
-		<-read // the pipe ends when the demo does; Wait comes after the reads
+		select {
+		case <-read: // the pipe ends when the demo does; Wait comes after the reads
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-read
+		}
 		cmd.Wait()
 		if t.Failed() {
 			t.Logf("demo log:\n%s", log.String())
@@ -120,6 +127,9 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1000, 800),
+		// No name resolves but loopback's: Chromium asks for Google's
+		// hosts at start otherwise, and this machine has no network.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.0.0.1"),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -129,6 +139,11 @@ func newBrowser(t *testing.T) context.Context {
 		t.Fatalf("starting %s: %v", chromium, err)
 	}
 	t.Cleanup(func() {
+		// Closed, not killed: a killed Chromium leaves its temporary
+		// directories and child processes behind.
+		closing, stop := context.WithTimeout(ctx, 10*time.Second)
+		chromedp.Cancel(closing)
+		stop()
 		cancel()
 		cancelAlloc()
 	})
@@ -281,26 +296,49 @@ func read(t *testing.T, tab context.Context) page {
 		info: field(t, tab, "flash-info"), errMsg: field(t, tab, "flash-error")}
 }
 
-// cookie returns the value of the cookie name that tab would send to url
-// (HttpOnly ones included, which scripts cannot read), or "".
-func cookie(t *testing.T, tab context.Context, url, name string) string {
+// cookie returns the cookie name that tab would send to url (HttpOnly
+// ones included, which scripts cannot read), or nil.
+func cookie(t *testing.T, tab context.Context, url, name string) *network.Cookie {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, func(ctx context.Context, target *chromedp.Target) (string, error) {
+	c, err := chromedp.Run(ctx, func(ctx context.Context, target *chromedp.Target) (*network.Cookie, error) {
 		res, err := cdp.Call(ctx, target, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		for _, c := range res.Cookies {
 			if c.Name == name {
-				return c.Value, nil
+				return c, nil
 			}
 		}
-		return "", nil
+		return nil, nil
 	})
 	if err != nil {
 		t.Fatalf("cookies of %s: %v", url, err)
 	}
-	return v
+	return c
+}
+
+// cookieValue is the value of cookie, "" when there is none.
+func cookieValue(t *testing.T, tab context.Context, url, name string) string {
+	t.Helper()
+	if c := cookie(t, tab, url, name); c != nil {
+		return c.Value
+	}
+	return ""
+}
+
+// setCookie gives tab's browser context the cookie name=value for url, as
+// a stolen or fixated cookie would be sent.
+func setCookie(t *testing.T, tab context.Context, url, name, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, func(ctx context.Context, target *chromedp.Target) (cdp.Empty, error) {
+		return cdp.Call(ctx, target, network.SetCookie, network.SetCookieParams{URL: url, Name: name, Value: value, Path: "/"})
+	})
+	if err != nil {
+		t.Fatalf("set cookie %s for %s: %v", name, url, err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -92,8 +93,13 @@ func TestCookieKeptOnLoopback(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			tab := newTab(t, browser, "tab")
-			if user := loggedIn(t, tab, cookieApp(t, cfg)); user != "alice" {
-				t.Errorf("after the login /whoami sees user %q: Chromium dropped the cookie", user)
+			app := cookieApp(t, cfg)
+			if user := loggedIn(t, tab, app); user != "alice" {
+				t.Fatalf("after the login /whoami sees user %q: Chromium dropped the cookie", user)
+			}
+			c := cookie(t, tab, app, cfg.CookieName)
+			if c == nil || !c.HTTPOnly || c.Secure != cfg.Secure || c.SameSite != network.CookieSameSiteLax || c.Path != "/" {
+				t.Fatalf("the cookie as Chromium keeps it: %+v; want HttpOnly, Secure %v, SameSite Lax, Path /", c, cfg.Secure)
 			}
 		})
 	}
@@ -118,19 +124,19 @@ func TestSameSiteLaxCrossSitePost(t *testing.T) {
 	open(t, tab, evil+"/")
 	submit(t, tab, "#post")
 	if user, n := field(t, tab, "user"), field(t, tab, "cookies"); user != "" || n != "0" {
-		t.Errorf("a cross-site POST reached the app as user %q with %s session cookies", user, n)
+		t.Fatalf("a cross-site POST reached the app as user %q with %s session cookies", user, n)
 	}
 	open(t, tab, app+"/form")
 	submit(t, tab, "#post")
 	if user := field(t, tab, "user"); user != "alice" {
-		t.Errorf("a same-site POST reached the app as user %q, want alice", user)
+		t.Fatalf("a same-site POST reached the app as user %q, want alice", user)
 	}
 	open(t, tab, evil+"/")
 	mark := markPage(t, tab)
 	eval[any](t, tab, `document.getElementById("link").click()`)
 	waitNewPage(t, tab, mark)
 	if user := field(t, tab, "user"); user != "alice" {
-		t.Errorf("a cross-site link reached the app as user %q, want alice (Lax sends top-level GETs)", user)
+		t.Fatalf("a cross-site link reached the app as user %q, want alice (Lax sends top-level GETs)", user)
 	}
 
 	// The control: with SameSite=None the same cross-site POST carries
@@ -143,7 +149,7 @@ func TestSameSiteLaxCrossSitePost(t *testing.T) {
 	eval[any](t, tab, `document.getElementById("post").action = "`+none+`/whoami"`)
 	submit(t, tab, "#post")
 	if user := field(t, tab, "user"); user != "alice" {
-		t.Errorf("with SameSite=None a cross-site POST reached the app as user %q, want alice", user)
+		t.Fatalf("with SameSite=None a cross-site POST reached the app as user %q, want alice", user)
 	}
 }
 
@@ -164,7 +170,7 @@ func TestPlantedCookieDoesNotLockUserOut(t *testing.T) {
 		t.Fatalf("/whoami got %s session cookies, the planted one first: %s; want 2, true", n, first)
 	}
 	if user := field(t, tab, "user"); user != "alice" {
-		t.Errorf("with a planted cookie first, /whoami sees user %q, want alice", user)
+		t.Fatalf("with a planted cookie first, /whoami sees user %q, want alice", user)
 	}
 }
 
@@ -183,9 +189,9 @@ func TestSiblingSubdomainCookieDoesNotLockUserOut(t *testing.T) {
 	defer sibling.Close()
 	open(t, tab, strings.Replace(sibling.URL, "127.0.0.1", "evil.example.localhost", 1)+"/")
 	if user := loggedIn(t, tab, app); user != "alice" {
-		t.Errorf("with a sibling's cookie sent first, /whoami sees user %q, want alice", user)
+		t.Fatalf("with a sibling's cookie sent first, /whoami sees user %q, want alice", user)
 	}
 	if n, first := field(t, tab, "cookies"), field(t, tab, "first"); n != "2" || first != "true" {
-		t.Errorf("/whoami got %s session cookies, the planted one first: %s; want 2, true", n, first)
+		t.Fatalf("/whoami got %s session cookies, the planted one first: %s; want 2, true", n, first)
 	}
 }

@@ -46,12 +46,21 @@ func TestDemoTwoInstances(t *testing.T) {
 				t.Fatalf("counter visit %d: %v", i+1, p)
 			}
 		}
-		before := cookie(t, tab, a, "sessionx")
+		before := cookieValue(t, tab, a, "sessionx")
 		if p := login(t, tab, a, "alice"); p.url != a+"/dashboard" || p.user != "alice" || !strings.Contains(p.info, "Welcome, alice") {
 			t.Fatalf("after the login: %v", p)
 		}
-		if after := cookie(t, tab, a, "sessionx"); before == "" || after == "" || after == before {
-			t.Errorf("session cookie %q before the login, %q after: want a new ID", before, after)
+		after := cookieValue(t, tab, a, "sessionx")
+		if before == "" || after == "" || after == before {
+			t.Fatalf("session cookie %q before the login, %q after: want a new ID", before, after)
+		}
+		// The pre-login ID, replayed in another browser on the other
+		// instance (a fixated or stolen cookie), leads to no login.
+		attacker := newTab(t, tab, "attacker")
+		setCookie(t, attacker, b, "sessionx", before)
+		open(t, attacker, b+"/dashboard")
+		if p := read(t, attacker); p.user != "" || p.url != b+"/login" {
+			t.Fatalf("the pre-login ID, replayed after the login: %v", p)
 		}
 		open(t, tab, b+"/dashboard")
 		if p := read(t, tab); p.user != "alice" || field(t, tab, "instance") != "instance 2" {
@@ -62,14 +71,22 @@ func TestDemoTwoInstances(t *testing.T) {
 		if p := read(t, tab); p.url != b+"/" || p.user != "" || !strings.Contains(p.info, "logged out") {
 			t.Fatalf("after the logout: %v", p)
 		}
+		// The logged-in ID, replayed after the logout on the other
+		// instance, leads to no session: the logout ended it in Redis,
+		// not only in this browser.
+		setCookie(t, attacker, a, "sessionx", after)
+		open(t, attacker, a+"/dashboard")
+		if p := read(t, attacker); p.user != "" || p.url != a+"/login" {
+			t.Fatalf("the logged-in ID, replayed after the logout: %v", p)
+		}
 		back(t, tab)
 		if p := read(t, tab); p.user != "" {
-			t.Errorf("the back button after the logout shows a logged-in page: %v", p)
+			t.Fatalf("the back button after the logout shows a logged-in page: %v", p)
 		}
 		for _, base := range []string{a, b} {
 			open(t, tab, base+"/dashboard")
 			if p := read(t, tab); p.url != base+"/login" || p.user != "" {
-				t.Errorf("after the logout the dashboard of %s: %v", base, p)
+				t.Fatalf("after the logout the dashboard of %s: %v", base, p)
 			}
 		}
 	})
@@ -115,26 +132,26 @@ func TestDemoYourDevices(t *testing.T) {
 		}
 		submit(t, laptop, `tr.device:not(.current) form`)
 		if p := read(t, laptop); !strings.Contains(p.info, "is logged out") {
-			t.Errorf("after log out this device: %v", p)
+			t.Fatalf("after log out this device: %v", p)
 		}
 		open(t, phone, b+"/dashboard")
 		if p := read(t, phone); p.url != b+"/login" {
-			t.Errorf("the phone, logged out by the laptop: %v", p)
+			t.Fatalf("the phone, logged out by the laptop: %v", p)
 		}
 
 		login(t, phone, b, "alice")
 		open(t, laptop, a+"/dashboard")
 		submit(t, laptop, "#logout-others")
 		if p := read(t, laptop); p.info != "Logged out 1 other device." || p.user != "alice" {
-			t.Errorf("after log out all other devices: %v", p)
+			t.Fatalf("after log out all other devices: %v", p)
 		}
 		open(t, phone, b+"/dashboard")
 		if p := read(t, phone); p.url != b+"/login" {
-			t.Errorf("the phone after log out all other devices: %v", p)
+			t.Fatalf("the phone after log out all other devices: %v", p)
 		}
 		open(t, laptop, a+"/dashboard")
 		if p := read(t, laptop); p.user != "alice" {
-			t.Errorf("the laptop after logging the others out: %v", p)
+			t.Fatalf("the laptop after logging the others out: %v", p)
 		}
 	})
 }
