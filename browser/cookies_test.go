@@ -24,9 +24,9 @@ var testKey = []byte("0123456789abcdef0123456789abcdef")
 //   - /whoami (GET or POST): the user (#user), how many cookies of the
 //     session's name came (#cookies) and whether the first one is the
 //     planted one (#first);
-//   - /plant: a page whose script plants a cookie of the session's name,
-//     value "planted", for the path /whoami (sent before the session's
-//     own, whose path is shorter);
+//   - /plant?path=: a page whose script plants a cookie of the session's
+//     name, value "planted", for the path (default /whoami: sent before
+//     the session's own, whose path is shorter);
 //   - /form: a same-site form that POSTs to /whoami.
 func cookieApp(t *testing.T, cfg session.Config) string {
 	t.Helper()
@@ -53,7 +53,11 @@ func cookieApp(t *testing.T, cfg session.Config) string {
 			html.EscapeString(user), len(cookies), first == "planted")
 	})
 	mux.HandleFunc("/plant", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `<script>document.cookie = %q</script><p id="planted">yes</p>`, name+"=planted; path=/whoami")
+		path := r.FormValue("path")
+		if path == "" {
+			path = "/whoami"
+		}
+		fmt.Fprintf(w, `<script>document.cookie = %q</script><p id="planted">yes</p>`, name+"=planted; path="+path)
 	})
 	mux.HandleFunc("/form", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<form method="post" action="/whoami" id="post"><button>post</button></form>`)
@@ -171,6 +175,16 @@ func TestPlantedCookieDoesNotLockUserOut(t *testing.T) {
 	}
 	if user := field(t, tab, "user"); user != "alice" {
 		t.Fatalf("with a planted cookie first, /whoami sees user %q, want alice", user)
+	}
+
+	// The session cookie scoped to /whoami (WithPath), a cookie planted
+	// for the parent path /: sent second, and the user stays logged in.
+	scoped := cookieApp(t, session.DevConfig(testKey, session.WithPath("/whoami")))
+	open(t, tab, scoped+"/login?user=alice")
+	open(t, tab, scoped+"/plant?path=/")
+	open(t, tab, scoped+"/whoami")
+	if user, n, first := field(t, tab, "user"), field(t, tab, "cookies"), field(t, tab, "first"); user != "alice" || n != "2" || first != "false" {
+		t.Fatalf("a cookie planted for the parent path: user %q, %s session cookies, the planted one first: %s; want alice, 2, false", user, n, first)
 	}
 }
 
