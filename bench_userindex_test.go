@@ -20,8 +20,9 @@ import (
 //   - Change: a request of a logged-in session that changes a counter:
 //     the entry is current, so the index adds no command.
 //
-// An idle refresh or a rotation adds the same script as a login. It
-// reports the client's and the server's CPU per request.
+// An idle refresh or a change of user adds the same script as a login, a
+// rotation the script and a ZREM of the old ID. It reports the client's
+// and the server's CPU per request.
 func BenchmarkUserIndex(b *testing.B) {
 	addr, pid := benchServer(b)
 	for _, index := range []string{"off", "on"} {

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -343,7 +344,7 @@ func TestInvalidUserRejectedBeforeIO(t *testing.T) {
 	a.s.Close()
 	ctx := context.Background()
 	for _, v := range []any{strings.Repeat("x", 257), "al\nice", "bob\x7f", map[string]any{"id": 1}, true,
-		[]any{"a"}, int64(1<<53 + 1), uint64(1 << 60)} {
+		[]any{"a"}, int64(1<<53 + 1), uint64(1 << 60), json.Number("9007199254740993"), json.Number("1x")} {
 		sess := a.m.New()
 		sess.Data["user"] = v
 		err := a.m.Save(httptest.NewRecorder(), sess)

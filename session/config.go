@@ -163,8 +163,9 @@ func WithCookieMigration() ConfigOption { return func(c *Config) { c.CookieMigra
 // WithUserKey makes the manager index each session it saves under the
 // user that its Data holds under key (a string, or a number, which counts
 // by its decimal text), with a UserStore, for UserSessions, RevokeUser and
-// RevokeSession (see "Log out everywhere" in the package doc). An empty
-// key keeps no index, as without the option.
+// RevokeSession (see "Log out everywhere" in the package doc). A save of a
+// session whose value under key names no user (see ErrInvalidUser) fails
+// before any I/O. An empty key keeps no index, as without the option.
 func WithUserKey(key string) ConfigOption {
 	return func(c *Config) {
 		c.users = nil

@@ -144,32 +144,37 @@
 // manager writes an entry before the session's value, so no session
 // escapes the index: at login (a session created or rotated with a user),
 // when the user under the user key changes, and when the session's expiry
-// moves forward (its idle refresh); any other save adds no command. A
-// rotation's old ID and a destroyed session leave the index. Entries may
-// name sessions that ended or passed to another user: whoever reads the
-// index loads each session and acts only on the user's live ones.
+// moves forward (its idle refresh; without MaxAge, or for a key without a
+// TTL, every save that changes Data); any other save adds no command. A
+// rotation's old ID and a session destroyed in the middleware leave the
+// index. Entries may name sessions that ended or passed to another user:
+// whoever reads the index loads each session and acts only on the user's
+// live ones.
 //
 // RevokeUser replaces each of the user's sessions with a retired marker,
 // as Destroy does, on a condition: only if it still holds what was read
 // (a session that passed to another user meanwhile is left alone). So
 // the concurrent-request guarantees hold: a request that loaded a session
 // before it was revoked cannot save it back, and its next request is
-// logged out. A session saved with the user before the call began ends;
-// one whose entry was written but not yet its value (a login under way)
-// gets the marker first and its save fails with ErrSessionEnded; one that
-// an automatic rotation moved meanwhile ends at its new ID. A session
-// whose entry was written after the call read the index survives: it was
-// saved after the call began.
+// logged out. A session of the index saved with the user before the call
+// began ends; one whose entry was written but not yet its value (a login
+// under way) gets the marker first and its save fails with
+// ErrSessionEnded; one that an automatic rotation moved meanwhile ends at
+// its new ID. A session whose entry was written after the call read the
+// index survives: it was saved after the call began. (On a server that
+// refuses scripts there is no index, and no condition.)
 //
 // Bounds: users are at most MaxUserLength (256) bytes of UTF-8 without
-// control characters, checked before any I/O (ErrInvalidUser); a user keeps at
-// most 1,000 sessions, and a login beyond revokes those that expire first
-// (the least recently active); UserSessions reads at most 1,000 and
-// RevokeUser 2,000. Sessions saved before the index was turned on join it
-// at their next login, change of user or idle refresh (a tenth of MaxAge
-// after their last write at most). A session that passes from one user to
-// another without a rotation keeps a stale entry in the first user's
-// index until the entry expires; readers skip it.
+// ASCII control characters, checked before any I/O (ErrInvalidUser); a
+// user keeps at most 1,000 sessions, and a save that adds an entry beyond
+// revokes those that expire first (the least recently active, or the
+// nearest their absolute timeout); UserSessions reads at most 1,000 and
+// RevokeUser 2,000 (more than the index keeps but while the revocations of
+// trimmed sessions fail). Sessions saved before the index was turned on
+// join it at their next login, change of user or idle refresh (a tenth of
+// MaxAge after their last write at most). A session that passes from one
+// user to another without a rotation keeps a stale entry in the first
+// user's index until the entry expires; readers skip it.
 //
 // # When a session is saved
 //

@@ -286,8 +286,8 @@ func (m *Manager) fresh(op string) (*Session, error) {
 //
 // Save uses a background context; SaveContext takes one. Errors are
 // *SessionError wrapping the store's error, ErrSessionEnded, ErrConflict,
-// ErrMarshalFailed, ErrEncryptionFailed, ErrCookieTooLarge or
-// ErrRandomFailed.
+// ErrMarshalFailed, ErrEncryptionFailed, ErrCookieTooLarge,
+// ErrRandomFailed, or with WithUserKey ErrInvalidUser and ErrUnsupported.
 func (m *Manager) Save(w http.ResponseWriter, sess *Session) error {
 	return m.SaveContext(context.Background(), w, sess)
 }

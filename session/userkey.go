@@ -83,6 +83,9 @@ func (k userKey) userOf(data map[string]interface{}) (string, error) {
 	case float32:
 		return k.floatUser(float64(v), 32) // as JSON writes it
 	case json.Number:
+		if n, err := v.Int64(); err == nil {
+			return k.intUser(n) // beyond 2^53 refused, as for an int
+		}
 		f, err := v.Float64() // as JSON brings it back
 		if err != nil {
 			return "", fmt.Errorf("%w: %q under %q: %w", ErrInvalidUser, v, string(k), err)

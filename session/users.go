@@ -19,8 +19,9 @@ import (
 // ErrUnsupported is what UserSessions, RevokeUser and RevokeSession return
 // (wrapped) from a manager that keeps no user index: without WithUserKey,
 // with a store that is not a UserStore, or with no store (sealed cookies).
-// A UserStore returns it too when its server cannot keep an index (Redis
-// refusing scripts). It matches errors.ErrUnsupported as well.
+// A UserStore's IndexSession returns it too when its server cannot keep an
+// index (Redis refusing scripts), and so does Save of a session whose
+// entry it must write. It matches errors.ErrUnsupported as well.
 var ErrUnsupported error = unsupportedError{}
 
 // unsupportedError is ErrUnsupported's type: a value set without init
@@ -30,8 +31,9 @@ type unsupportedError struct{}
 func (unsupportedError) Error() string        { return "session: user index: unsupported operation" }
 func (unsupportedError) Is(target error) bool { return target == errors.ErrUnsupported }
 
-// ErrInvalidUser reports a user that cannot name an index: longer than
-// MaxUserLength bytes, not UTF-8, holding control characters, or a Data
+// ErrInvalidUser reports a user that cannot name an index: empty, longer
+// than MaxUserLength bytes, not UTF-8, holding ASCII control characters,
+// or a Data
 // value under the user key that is neither a string, a Go number nor a
 // json.Number (or an integer beyond 2^53, which JSON would bring back
 // rounded). It is returned before any I/O.
@@ -249,11 +251,13 @@ func (m *Manager) userSession(got Stored, id, user string, now time.Time) *Sessi
 // as with Destroy: its requests under way cannot save it back, and its
 // next request finds itself logged out.
 //
-// The sessions are those of user's index: every session saved with the
-// user under the user key before the call began is ended (or had already
-// ended); a session saved with it while the call runs either is ended or
-// was added after the call read the index (see "Log out everywhere" in the
-// package doc). It reads and ends at most 2,000 sessions.
+// The sessions are those of user's index: every session of the index
+// saved with the user under the user key before the call began is ended
+// (or had already ended); a session saved with it while the call runs
+// either is ended or was added after the call read the index. Sessions
+// saved before WithUserKey was turned on join the index later (see "Log
+// out everywhere" in the package doc). It reads and ends at most 2,000
+// sessions; the index keeps 1,000.
 func (m *Manager) RevokeUser(ctx context.Context, user string, keep *Session) (int, error) {
 	us, err := m.userStore("RevokeUser", user)
 	if err != nil {
