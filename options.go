@@ -127,6 +127,35 @@ type Options struct {
 	// (seeds): the store reads the slot map from the first that answers and
 	// keeps a pool per node. DB must be 0. Zero: no Cluster.
 	ClusterAddrs []string
+
+	// EncryptionKeys seal values at rest (see "Encryption at rest" in the
+	// README): keys of 32 bytes each (from crypto/rand, kept out of the
+	// code), no two alike. The first seals every value written, with
+	// AES-256-GCM under a subkey of its own, bound to its Redis key; each
+	// of them opens values. To rotate keys, put a new one first and keep
+	// the old ones until TTL has passed. A value that does not open is
+	// ErrInvalidSession wrapping ErrNotSealed, ErrUnknownKey, ErrTampered
+	// or ErrSealFormat. Zero: values are plain JSON, byte-compatible with
+	// sessionx's store.
+	EncryptionKeys [][]byte
+	// ReadPlaintext opens values written before EncryptionKeys was set
+	// (plain JSON and rotation markers) as they are; their next write
+	// seals them. Zero: such a value is refused (ErrNotSealed), so a
+	// plaintext value written into Redis logs nobody in. Needs
+	// EncryptionKeys.
+	ReadPlaintext bool
+	// HashKeys names each session's Redis key Prefix+base64url(SHA-256(ID))
+	// and each user index's Prefix+"user "+base64url(SHA-256(user)), and
+	// seals the user indexes' members, so no key listing, dump or MONITOR
+	// shows a session ID. Sessions saved under plain keys are not found:
+	// turning it on logs every user out. A store with EncryptionKeys
+	// records its key format under Prefix+" keys" at New, and New fails
+	// with ErrHashKeysMismatch when a store of the other format recorded
+	// its own there (delete that key once no such store runs); a store
+	// without EncryptionKeys records nothing, so turn HashKeys on in every
+	// process at once. Needs EncryptionKeys, since a session's value holds
+	// its ID. Zero: Prefix+ID.
+	HashKeys bool
 }
 
 // String describes the options with the password redacted, so that logging
@@ -135,11 +164,11 @@ func (o Options) String() string {
 	return fmt.Sprintf("redisstore.Options{Addr:%s URL:%s Username:%s Password:%s DB:%d Prefix:%s TTL:%v TLS:%t"+
 		" PoolSize:%d MinIdle:%d MaxIdle:%d IdleTimeout:%v MaxLifetime:%v DialTimeout:%v ReadTimeout:%v"+
 		" WriteTimeout:%v PoolTimeout:%v HealthCheckInterval:%v Protocol:%d ClientName:%s SentinelAddrs:%v MasterName:%s"+
-		" SentinelUsername:%s SentinelPassword:%s ClusterAddrs:%v}",
+		" SentinelUsername:%s SentinelPassword:%s ClusterAddrs:%v EncryptionKeys:%d keys ReadPlaintext:%t HashKeys:%t}",
 		o.Addr, redactURL(o.URL), o.Username, redacted(o.Password), o.DB, o.Prefix, o.TTL, o.TLSConfig != nil,
 		o.PoolSize, o.MinIdle, o.MaxIdle, o.IdleTimeout, o.MaxLifetime, o.DialTimeout, o.ReadTimeout,
 		o.WriteTimeout, o.PoolTimeout, o.HealthCheckInterval, o.Protocol, o.ClientName, o.SentinelAddrs, o.MasterName,
-		o.SentinelUsername, redacted(o.SentinelPassword), o.ClusterAddrs)
+		o.SentinelUsername, redacted(o.SentinelPassword), o.ClusterAddrs, len(o.EncryptionKeys), o.ReadPlaintext, o.HashKeys)
 }
 
 // GoString is String, so %#v redacts the password too.
@@ -173,6 +202,7 @@ func newConfig(o Options) (*config, error) {
 	c := &config{Options: o, network: "tcp"}
 	c.SentinelAddrs = append([]string(nil), o.SentinelAddrs...)
 	c.ClusterAddrs = append([]string(nil), o.ClusterAddrs...)
+	c.EncryptionKeys = nil // newSealer expands o's; no copy of a key is kept
 	set := 0
 	for _, given := range []bool{o.Addr != "", o.URL != "", len(o.SentinelAddrs) > 0, len(o.ClusterAddrs) > 0} {
 		if given {

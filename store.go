@@ -26,6 +26,7 @@ type Store[S any] struct {
 	codec codec[S]        // the session's JSON
 	ttl   atomic.Int64    // time.Duration of later Saves; SetTTL changes it
 	c     *client.Client
+	seal  *sealer // nil: values in plain JSON
 
 	// What the server allows of casScript (see cas).
 	evalOnly    atomic.Bool  // EVALSHA refused, EVAL allowed
@@ -66,12 +67,20 @@ func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S
 	if err != nil {
 		return nil, err
 	}
+	seal, err := newSealer(opts.EncryptionKeys, cfg.ReadPlaintext, cfg.HashKeys, cfg.client.Logger)
+	if err != nil {
+		return nil, err
+	}
 	c, err := client.New(*cfg.client)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store[S]{cfg: cfg, id: id, codec: codec, c: c}
+	s := &Store[S]{cfg: cfg, id: id, codec: codec, c: c, seal: seal}
 	s.ttl.Store(int64(cfg.TTL))
+	if err := s.checkKeyFormat(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -104,9 +113,10 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
+	key := s.key(id)
 	var b client.Batch
 	b.Idempotent = true
-	b.Add(client.ReplyBulk, "GET", client.Key(s.cfg.Prefix, id))
+	b.Add(client.ReplyBulk, "GET", key.arg())
 	b.Replies[0].Bulk = *bp
 	err := s.c.Do(ctx, &b)
 	r := &b.Replies[0]
@@ -116,11 +126,18 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	if err != nil {
 		return nil, loadError(id, err)
 	}
-	if r.Null || isMarker(r.Bulk) {
-		return nil, ErrSessionNotFound // a marker: the session rotated away
+	if r.Null {
+		return nil, ErrSessionNotFound
+	}
+	v, err := s.open(key, id, r.Bulk, true)
+	if err != nil {
+		return nil, err
+	}
+	if isMarker(v) {
+		return nil, ErrSessionNotFound // the session rotated away
 	}
 	sess := new(S)
-	if err := s.codec.decode(r.Bulk, sess); err != nil {
+	if err := s.codec.decode(v, sess); err != nil {
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return sess, nil
@@ -149,12 +166,16 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
+	key := s.key(id)
+	if value, err = s.sealValue(key, value); err != nil {
+		return err
+	}
 	var b client.Batch
 	b.Idempotent = true
 	if ttl%time.Second == 0 {
-		b.Add(client.ReplyOK, "SET", client.Key(s.cfg.Prefix, id), client.Bytes(value), client.Str("EX"), client.Int(int64(ttl/time.Second)))
+		b.Add(client.ReplyOK, "SET", key.arg(), client.Bytes(value), client.Str("EX"), client.Int(int64(ttl/time.Second)))
 	} else {
-		b.Add(client.ReplyOK, "SET", client.Key(s.cfg.Prefix, id), client.Bytes(value), client.Str("PX"), client.Int(int64(ttl/time.Millisecond)))
+		b.Add(client.ReplyOK, "SET", key.arg(), client.Bytes(value), client.Str("PX"), client.Int(int64(ttl/time.Millisecond)))
 	}
 	return s.c.Do(ctx, &b)
 }
@@ -166,7 +187,7 @@ func (s *Store[S]) DeleteContext(ctx context.Context, id string) error {
 	}
 	var b client.Batch
 	b.Idempotent = true
-	b.Add(client.ReplyInt, "DEL", client.Key(s.cfg.Prefix, id))
+	b.Add(client.ReplyInt, "DEL", s.key(id).arg())
 	return s.c.Do(ctx, &b)
 }
 
@@ -189,7 +210,44 @@ func (s *Store[S]) SetTTL(d time.Duration) {
 func (s *Store[S]) Close() error { return s.c.Close() }
 
 // Stats returns a snapshot of the store's counters.
-func (s *Store[S]) Stats() Stats { return s.c.Stats() }
+func (s *Store[S]) Stats() Stats {
+	st := s.c.Stats()
+	if s.seal != nil {
+		st.UnopenedValues = s.seal.unopened.Load()
+	}
+	return st
+}
+
+// key returns the Redis key of the session id: Prefix+id, or with
+// HashKeys Prefix+base64url(SHA-256(id)).
+func (s *Store[S]) key(id string) redisKey {
+	if s.seal != nil && s.seal.hashKeys {
+		return redisKey{s.cfg.Prefix, hashName(id)}
+	}
+	return redisKey{s.cfg.Prefix, id}
+}
+
+// sealValue returns v sealed under key, or v with no EncryptionKeys.
+func (s *Store[S]) sealValue(key redisKey, v []byte) ([]byte, error) {
+	if s.seal == nil {
+		return v, nil
+	}
+	return s.seal.seal(make([]byte, 0, len(v)+sealOverhead), key, v)
+}
+
+// open returns what v, read under the key of id, holds (in v's memory
+// when inPlace is set), or v itself with no EncryptionKeys. A value that
+// does not open is an ErrInvalidSession wrapping why.
+func (s *Store[S]) open(key redisKey, id string, v []byte, inPlace bool) ([]byte, error) {
+	if s.seal == nil {
+		return v, nil
+	}
+	plain, err := s.seal.open(key, v, inPlace)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
+	}
+	return plain, nil
+}
 
 // loadError is err from a read of id: a key of another type than a string
 // (WRONGTYPE) is an invalid value, which the session manager replaces with

@@ -27,12 +27,15 @@ import (
 //
 //	KEYS[1] the index; ARGV[1] the session ID; ARGV[2] its TTL in ms;
 //	ARGV[3] the slack in ms; ARGV[4] the most entries kept; ARGV[5] an
-//	ID the trim leaves alone besides ARGV[1] ("" for none).
+//	ID the trim leaves alone besides ARGV[1] ("" for none); ARGV[6...]
+//	the members that name the same session as ARGV[1] (with HashKeys,
+//	sealed by older keys), which it replaces.
 //
 // It replaces a key of another type (written by something else: no
 // session was indexed there), drops the entries that have expired and
 // those whose score is no time at all (ZREMRANGEBYSCORE), raises the
-// entry's score to now+TTL+slack (ZADD, never lowering it), removes the
+// entry's score to now+TTL+slack (ZADD, never lowering it, nor below
+// the score of a member it replaces), removes the
 // entries that expire first beyond the bound, other than the one added
 // and the spare one, and answers their IDs (the caller revokes their
 // sessions), and sets the index's expiry to its last entry's (PEXPIREAT):
@@ -48,6 +51,14 @@ redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', key, '(1e15', '+inf')
 local score = now + tonumber(ARGV[2]) + tonumber(ARGV[3])
 local old = redis.call('ZSCORE', key, id)
+if old and tonumber(old) > score then score = tonumber(old) end
+for i = 6, #ARGV do
+  local s = redis.call('ZSCORE', key, ARGV[i])
+  if s then
+    redis.call('ZREM', key, ARGV[i])
+    if tonumber(s) > score then score = tonumber(s) end
+  end
+end
 if not old or tonumber(old) < score then
   redis.call('ZADD', key, string.format('%.0f', score), id)
 end
@@ -98,15 +109,26 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
-	args := [...]client.Arg{client.Key(s.cfg.Prefix+indexKey, user), client.Str(id),
-		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), client.Str(spare)}
+	ik := s.indexKey(user)
+	members, err := s.members(ik, []string{id, spare})
+	if err != nil {
+		return nil, err
+	}
+	args := []client.Arg{ik.arg(), client.Bytes(members[0]),
+		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), client.Str("")}
+	if spare != "" {
+		args[5] = client.Bytes(members[1])
+	}
+	for i := 2; i < len(members); i += 2 {
+		args = append(args, client.Bytes(members[i])) // id's members by older keys
+	}
 	var b client.Batch
 	if s.evalOnly.Load() {
-		b.Add(client.ReplyBulks, "EVAL", append([]client.Arg{client.Str(indexSource), client.Int(1)}, args[:]...)...)
+		b.Add(client.ReplyBulks, "EVAL", append([]client.Arg{client.Str(indexSource), client.Int(1)}, args...)...)
 	} else {
-		b.AddScript(client.ReplyBulks, indexScript, 1, args[:]...)
+		b.AddScript(client.ReplyBulks, indexScript, 1, args...)
 	}
-	err := s.c.Do(ctx, &b)
+	err = s.c.Do(ctx, &b)
 	switch refusal(err) {
 	case "":
 	case "evalsha":
@@ -118,11 +140,69 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	if err != nil {
 		return nil, err
 	}
-	trimmed := make([]string, 0, len(b.Replies[0].Bulks))
-	for _, m := range b.Replies[0].Bulks {
-		trimmed = append(trimmed, string(m))
+	trimmed := s.memberIDs(ik, b.Replies[0].Bulks)
+	return slices.DeleteFunc(trimmed, func(t string) bool { return t == id || t == spare }), nil
+}
+
+// indexKey returns the Redis key of user's index.
+func (s *Store[S]) indexKey(user string) redisKey {
+	if s.seal != nil && s.seal.hashKeys {
+		return redisKey{s.cfg.Prefix + indexKey, hashName(user)}
 	}
-	return trimmed, nil
+	return redisKey{s.cfg.Prefix + indexKey, user}
+}
+
+// members returns the members of ik that name ids: each ID itself, or
+// with HashKeys, for each ID, its member under each key, the sealing key
+// first (an empty ID gets an empty member).
+func (s *Store[S]) members(ik redisKey, ids []string) ([][]byte, error) {
+	if s.seal == nil || !s.seal.hashKeys {
+		out := make([][]byte, len(ids))
+		for i, id := range ids {
+			out[i] = []byte(id)
+		}
+		return out, nil
+	}
+	out := make([][]byte, 0, len(ids)*len(s.seal.keys))
+	for _, key := range s.seal.keys {
+		for _, id := range ids {
+			if id == "" {
+				out = append(out, nil)
+				continue
+			}
+			m, err := s.seal.sealMember(ik, id, key)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// memberIDs returns the session IDs that members of ik name, once each,
+// leaving out members that are no session ID (or, with HashKeys, do not
+// open).
+func (s *Store[S]) memberIDs(ik redisKey, members [][]byte) []string {
+	hashed := s.seal != nil && s.seal.hashKeys
+	var seen map[string]bool // with HashKeys: an ID may have a member per key
+	if hashed {
+		seen = make(map[string]bool, len(members))
+	}
+	ids := make([]string, 0, len(members))
+	for _, m := range members {
+		if hashed {
+			var err error
+			if m, err = s.seal.open(ik, m, false); err != nil || seen[string(m)] {
+				continue
+			}
+			seen[string(m)] = true
+		}
+		if id := string(m); checkID(id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // millis is d in milliseconds, at least one.
@@ -133,12 +213,17 @@ func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []strin
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	for len(ids) > 0 {
-		n := min(len(ids), maxArgs)
+	ik := s.indexKey(user)
+	members, err := s.members(ik, ids)
+	if err != nil {
+		return err
+	}
+	for len(members) > 0 {
+		n := min(len(members), maxArgs)
 		args := make([]client.Arg, 0, n+1)
-		args = append(args, client.Key(s.cfg.Prefix+indexKey, user))
-		for _, id := range ids[:n] {
-			args = append(args, client.Str(id))
+		args = append(args, ik.arg())
+		for _, m := range members[:n] {
+			args = append(args, client.Bytes(m))
 		}
 		var b client.Batch
 		b.Idempotent = true
@@ -146,7 +231,7 @@ func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []strin
 		if err := s.c.Do(ctx, &b); err != nil && !wrongType(err) {
 			return err
 		}
-		ids = ids[n:]
+		members = members[n:]
 	}
 	return nil
 }
@@ -168,20 +253,16 @@ func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([
 	}
 	var b client.Batch
 	b.Idempotent = true
-	b.Add(client.ReplyBulks, "ZRANGE", client.Key(s.cfg.Prefix+indexKey, user), client.Int(-int64(max)), client.Int(-1))
+	ik := s.indexKey(user)
+	b.Add(client.ReplyBulks, "ZRANGE", ik.arg(), client.Int(-int64(max)), client.Int(-1))
 	if err := s.c.Do(ctx, &b); err != nil {
 		if wrongType(err) {
 			return nil, nil // not an index: nothing was indexed there
 		}
 		return nil, err
 	}
-	ids := make([]string, 0, len(b.Replies[0].Bulks))
-	for _, m := range slices.Backward(b.Replies[0].Bulks) {
-		if checkID(string(m)) == nil {
-			ids = append(ids, string(m))
-		}
-	}
-	return ids, nil
+	slices.Reverse(b.Replies[0].Bulks)
+	return s.memberIDs(ik, b.Replies[0].Bulks), nil
 }
 
 // wrongType reports a WRONGTYPE reply: a key of another type.

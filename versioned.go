@@ -102,13 +102,18 @@ func parseMarker(v []byte) (m session.Marker, ok bool) {
 	return m, true
 }
 
-// stored turns a value read under id into a session.Stored. A marker that
-// does not parse is an invalid value.
-func stored(id string, v []byte) (session.Stored, error) {
-	if !isMarker(v) {
-		return session.Stored{Value: v, Version: v}, nil
+// stored turns v, read under key, the key of id, into a session.Stored:
+// what it holds, once opened, and v itself as the version. A value that
+// does not open, or a marker that does not parse, is an invalid value.
+func (s *Store[S]) stored(key redisKey, id string, v []byte) (session.Stored, error) {
+	plain, err := s.open(key, id, v, false)
+	if err != nil {
+		return session.Stored{}, err
 	}
-	m, ok := parseMarker(v)
+	if !isMarker(plain) {
+		return session.Stored{Value: plain, Version: v}, nil
+	}
+	m, ok := parseMarker(plain)
 	if !ok {
 		return session.Stored{}, invalidValue(id, "not a session nor a rotation marker")
 	}
@@ -124,16 +129,16 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 	}
 	var b client.Batch
 	b.Idempotent = true
-	key := client.Key(s.cfg.Prefix, id)
-	b.Add(client.ReplyBulk, "GET", key)
-	b.Add(client.ReplyInt, "PTTL", key)
+	key := s.key(id)
+	b.Add(client.ReplyBulk, "GET", key.arg())
+	b.Add(client.ReplyInt, "PTTL", key.arg())
 	if err := s.c.Do(ctx, &b); err != nil {
 		return session.Stored{}, loadError(id, err)
 	}
 	if b.Replies[0].Null {
 		return session.Stored{}, nil
 	}
-	st, err := stored(id, b.Replies[0].Bulk)
+	st, err := s.stored(key, id, b.Replies[0].Bulk)
 	if pttl := b.Replies[1].Int; pttl > 0 {
 		st.TTL = time.Duration(pttl) * time.Millisecond
 	}
@@ -148,9 +153,13 @@ func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []
 	if len(value) == 0 || isMarker(value) {
 		return session.Stored{}, false, invalidValue(id, "empty or marker value to save")
 	}
-	st, ok, err := s.cas(ctx, id, value, version, ttl, keepTTL)
+	sealed, err := s.sealID(id, value)
+	if err != nil {
+		return session.Stored{}, false, err
+	}
+	st, ok, err := s.cas(ctx, id, sealed, version, ttl, keepTTL)
 	if ok {
-		st = session.Stored{Value: value, Version: value}
+		st = session.Stored{Value: value, Version: sealed}
 	}
 	return st, ok, err
 }
@@ -168,7 +177,20 @@ func (s *Store[S]) TouchVersion(ctx context.Context, id string, version []byte, 
 // nothing, for a nil version), with marker for ttl.
 func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker session.Marker, ttl time.Duration) (session.Stored, bool, error) {
 	var buf [64 + MaxIDLength]byte
-	return s.cas(ctx, id, appendMarker(buf[:0], marker), version, ttl, false)
+	value, err := s.sealID(id, appendMarker(buf[:0], marker))
+	if err != nil {
+		return session.Stored{}, false, err
+	}
+	return s.cas(ctx, id, value, version, ttl, false)
+}
+
+// sealID returns v sealed under the key of id (v itself with no
+// EncryptionKeys), after checking id.
+func (s *Store[S]) sealID(id string, v []byte) ([]byte, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	return s.sealValue(s.key(id), v)
 }
 
 // Revoke replaces what id holds with marker for ttl and returns what it
@@ -184,8 +206,13 @@ func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker,
 		ttl = time.Duration(s.ttl.Load())
 	}
 	var buf [64 + MaxIDLength]byte
-	value := client.Bytes(appendMarker(buf[:0], marker))
-	key := client.Key(s.cfg.Prefix, id)
+	sealed, err := s.sealID(id, appendMarker(buf[:0], marker))
+	if err != nil {
+		return session.Stored{}, err
+	}
+	value := client.Bytes(sealed)
+	rk := s.key(id)
+	key := rk.arg()
 	ms := client.Int(max(int64(ttl/time.Millisecond), 1))
 	// set adds the SET, with XX unless always: with GET its reply is the
 	// old value; without, OK or null (XX unmet), read as any value.
@@ -203,7 +230,7 @@ func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker,
 	var b client.Batch
 	b.Idempotent = true
 	set(&b, true)
-	err := s.c.Do(ctx, &b)
+	err = s.c.Do(ctx, &b)
 	if re, ok := errors.AsType[resp.Error](err); ok {
 		b.Reset()
 		b.Idempotent = true
@@ -219,7 +246,7 @@ func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker,
 	if err != nil || old.Null {
 		return session.Stored{}, err
 	}
-	st, err := stored(id, old.Bulk)
+	st, err := s.stored(rk, id, old.Bulk)
 	if errors.Is(err, ErrInvalidSession) {
 		err = nil // replaced all the same
 	}
@@ -246,7 +273,8 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 		return s.plainCAS(ctx, id, value, ms)
 	}
 	var b client.Batch
-	key := client.Key(s.cfg.Prefix, id)
+	rk := s.key(id)
+	key := rk.arg()
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulk, "EVAL", client.Str(casSource), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
 	} else {
@@ -280,7 +308,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 	case r.Bulk[0] != '~':
 		return session.Stored{}, false, invalidValue(id, "unexpected script reply")
 	}
-	st, err := stored(id, r.Bulk[1:])
+	st, err := s.stored(rk, id, r.Bulk[1:])
 	return st, false, err
 }
 
@@ -319,7 +347,7 @@ func refusalKind(err error) string {
 func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg) (session.Stored, bool, error) {
 	var b client.Batch
 	b.Idempotent = true
-	key := client.Key(s.cfg.Prefix, id)
+	key := s.key(id).arg()
 	if len(value) == 0 {
 		b.Add(client.ReplyInt, "PEXPIRE", key, ms)
 		err := s.c.Do(ctx, &b)
