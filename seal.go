@@ -106,8 +106,8 @@ type scratch struct {
 // sealer seals and opens values; nil when EncryptionKeys is empty.
 type sealer struct {
 	keys      []*sealKey // keys[0] seals; each opens
-	plaintext bool      // ReadPlaintext
-	hashKeys  bool      // HashKeys
+	plaintext bool       // ReadPlaintext
+	hashKeys  bool       // HashKeys
 	log       Logger
 
 	unopened atomic.Uint64 // values that did not open
