@@ -1,0 +1,73 @@
+package redisstore
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzSealedValue checks the envelope format: what is sealed opens to
+// itself under its own Redis key only; any changed byte, any truncation
+// and any input that was not sealed fails with one of the four reasons,
+// without a panic; of the inputs, only the one envelope sealed here
+// opens.
+func FuzzSealedValue(f *testing.F) {
+	sl, err := newSealer([][]byte{newKey, oldKey}, false, false, discardLogger{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	k := redisKey{"sessionx:", "fuzz-0123456789"}
+	// A fixed salt: the fuzzing workers make the same envelope.
+	sealed, _ := sl.sealSalted(nil, k, []byte(`{"id":"fuzz-0123456789","data":{"user":"alice"}}`), sl.keys[0], []byte("fixed salt 16 by"))
+	for _, seed := range [][]byte{sealed, sealed[:sealOverhead], sealed[:sealHeader], {sealFormat},
+		[]byte(`{"id":"x"}`), []byte("!moved:abc:123"), nil, {}} {
+		f.Add(seed, uint16(0), byte(1))
+	}
+	f.Fuzz(func(t *testing.T, input []byte, at uint16, flip byte) {
+		if _, err := sl.open(k, bytes.Clone(input), true); err == nil {
+			if !bytes.Equal(input, sealed) {
+				t.Fatalf("an input opened that was never sealed: %q", input) // a forgery
+			}
+		} else if !oneOf(err, ErrNotSealed, ErrUnknownKey, ErrTampered, ErrSealFormat) {
+			t.Fatalf("open: %v", err)
+		}
+		v, err := sl.seal(nil, k, input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain, err := sl.open(k, bytes.Clone(v), true); err != nil || !bytes.Equal(plain, input) {
+			t.Fatalf("round trip: %q, %v; want %q", plain, err, input)
+		}
+		if _, err := sl.open(redisKey{"sessionx:", "fuzz-0123456788"}, v, false); !errors.Is(err, ErrTampered) {
+			t.Fatalf("opened under another key: %v", err)
+		}
+		if flip != 0 {
+			changed := bytes.Clone(v)
+			changed[int(at)%len(v)] ^= flip
+			if _, err := sl.open(k, changed, false); err == nil {
+				t.Fatalf("byte %d changed by %#x still opens", int(at)%len(v), flip)
+			}
+		}
+		if n := int(at) % len(v); n < len(v) {
+			if _, err := sl.open(k, v[:n], false); err == nil {
+				t.Fatalf("truncated to %d bytes, still opens", n)
+			}
+		}
+	})
+}
+
+// oneOf reports whether err matches one of targets.
+func oneOf(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// discardLogger drops everything.
+type discardLogger struct{}
+
+func (discardLogger) Info(string, ...any) {}
+func (discardLogger) Warn(string, ...any) {}
