@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -24,29 +23,37 @@ import (
 //
 // A sealed value is an envelope:
 //
-//	0x01 (the format) | key ID (4 bytes) | salt (16) | AES-256-GCM ciphertext | tag (16)
+//	0x01 (the format) | key ID (4 bytes) | salt (16) | nonce (12) | AES-256-GCM ciphertext | tag (16)
 //
 // Each key is turned at New into a pseudorandom key (HKDF-Extract with
-// SHA-256), from which every other key is expanded (HKDF-Expand): its ID,
-// the first 4 bytes of an expansion, which names the key without
-// revealing it, so opening takes one try, not one per key; and a subkey
-// per value, expanded from the value's salt. Each subkey seals one value,
-// so GCM's nonce is zero: a nonce used twice under one key would need two
-// values to draw the same 128-bit salt, which after n values has a chance
-// of n²/2^129 (2^-33 after 2^48 values: 100,000 saves a second for 89
-// years). The associated data is the header (format, key ID, salt) and
-// the value's Redis key, so a value edited, truncated, copied under
-// another key or sealed by a key not in the list does not open.
+// SHA-256), from which the others are expanded (HKDF-Expand): the key's
+// ID, 4 bytes that name it without revealing it, so that opening takes
+// one try, not one per key; and a subkey per value, expanded from the
+// value's random salt. GCM's nonce is random too (crypto/cipher's
+// NewGCMWithRandomNonce, which FIPS 140-only mode allows): a nonce
+// used twice under one subkey would need two values to draw the same
+// 128-bit salt and the same 96-bit nonce. Random nonces alone would
+// allow 2^32 values per key (12 hours at 100,000 saves a second); with
+// a subkey per value, two values share a subkey with a chance of
+// n²/2^129 after n values (2^-33 after 2^48: 89 years at that rate),
+// and even then their nonces differ. The associated data is the header
+// (format, key ID, salt) and the value's Redis key, so a value edited,
+// truncated, copied under another key or sealed by a key not in the
+// list does not open.
 //
 // Rotation markers are sealed like sessions: they name the new ID. A
 // conditional write compares the envelopes, which stay the version.
 //
 // With HashKeys a session's Redis key is Prefix + base64url(SHA-256(ID)),
 // and a user index is under Prefix + "user " + base64url(SHA-256(user)).
-// Its members are session IDs sealed deterministically, since Redis
-// finds a member by its bytes: the salt is an HMAC of the index's key and
-// the ID under a key expanded for it. Members sealed by an older key are
-// removed when the ID is indexed again, and by UnindexSessions.
+// The index's members must be deterministic, since Redis finds a member
+// by its bytes, so they are sealed as in SIV mode (RFC 5297, with HMAC
+// for CMAC): 0x01 | key ID | IV | AES-256-CTR of the ID, where the IV is
+// the first 16 bytes of an HMAC-SHA256 of the index's key and the ID,
+// checked again on opening; both keys are expanded from the key's PRK.
+// A member reveals whether two indexes hold the same ID, which no index
+// does. Members sealed by an older key are replaced when the ID is
+// indexed again, and removed by UnindexSessions.
 //
 // Every store with EncryptionKeys writes, at New, which key format the
 // prefix's sessions use, under Prefix + " keys" ("plain" or "sha256",
@@ -55,13 +62,13 @@ import (
 // nothing to programs that do not seal, and it could not be told from
 // sessionx's own store or an older version, which write nothing either.
 
-// The envelope's layout.
+// The envelopes' layout.
 const (
 	sealFormat   = 0x01
 	sealIDLen    = 4
 	sealSaltLen  = 16
-	sealHeader   = 1 + sealIDLen + sealSaltLen
-	sealOverhead = sealHeader + 16 // the header and GCM's tag
+	sealHeader   = 1 + sealIDLen + sealSaltLen // a member's header too: its IV is as long as a salt
+	sealOverhead = sealHeader + 12 + 16        // the header, GCM's nonce and tag
 )
 
 // Errors wrapped by ErrInvalidSession when a value does not open. They say
@@ -88,10 +95,11 @@ var ErrHashKeysMismatch = errors.New("redisstore: another store on this prefix h
 
 // sealKey is one of Options.EncryptionKeys, expanded.
 type sealKey struct {
-	id     [sealIDLen]byte
-	prk    []byte    // HKDF-Extract of the key
-	member []byte    // the HMAC key of deterministic salts
-	pool   sync.Pool // of *scratch
+	id        [sealIDLen]byte
+	prk       []byte       // HKDF-Extract of the key
+	memberMAC []byte       // the HMAC key of members' IVs
+	memberEnc cipher.Block // AES-256 of members
+	pool      sync.Pool    // of *scratch
 }
 
 // scratch is the memory of one seal or open, pooled per key so that a
@@ -117,13 +125,13 @@ type sealer struct {
 // newSealer expands keys; it fails on a key that is not 32 bytes long and
 // on duplicates.
 func newSealer(keys [][]byte, readPlaintext, hashKeys bool, log Logger) (*sealer, error) {
-	if len(keys) == 0 {
-		switch {
-		case hashKeys:
-			return nil, errors.New("redisstore: HashKeys needs EncryptionKeys: a session's value holds its ID")
-		case readPlaintext:
-			return nil, errors.New("redisstore: ReadPlaintext set without EncryptionKeys")
-		}
+	switch {
+	case len(keys) > 0:
+	case hashKeys:
+		return nil, errors.New("redisstore: HashKeys needs EncryptionKeys: a session's value holds its ID")
+	case readPlaintext:
+		return nil, errors.New("redisstore: ReadPlaintext set without EncryptionKeys")
+	default:
 		return nil, nil
 	}
 	s := &sealer{plaintext: readPlaintext, hashKeys: hashKeys, log: log}
@@ -131,27 +139,17 @@ func newSealer(keys [][]byte, readPlaintext, hashKeys bool, log Logger) (*sealer
 		if len(k) != 32 {
 			return nil, fmt.Errorf("redisstore: EncryptionKeys[%d] is %d bytes, not 32", i, len(k))
 		}
-		prk, err := hkdf.Extract(sha256.New, k, []byte("redisstore sealed values"))
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: EncryptionKeys[%d]: %w", i, err)
-		}
-		id, err := hkdf.Expand(sha256.New, prk, "key id", sealIDLen)
-		if err != nil {
-			return nil, err
-		}
-		member, err := hkdf.Expand(sha256.New, prk, "index member salt", 32)
-		if err != nil {
-			return nil, err
-		}
-		sk := &sealKey{prk: prk, member: member}
-		sk.pool.New = func() any { return &scratch{mac: hmac.New(sha256.New, prk)} }
+		sk := &sealKey{}
+		sk.prk, _ = hkdf.Extract(sha256.New, k, []byte("redisstore sealed values"))
+		id, _ := hkdf.Expand(sha256.New, sk.prk, "key id", sealIDLen)
 		copy(sk.id[:], id)
+		sk.memberMAC, _ = hkdf.Expand(sha256.New, sk.prk, "index member mac", 32)
+		enc, _ := hkdf.Expand(sha256.New, sk.prk, "index member enc", 32)
+		sk.memberEnc, _ = aes.NewCipher(enc)
+		sk.pool.New = func() any { return &scratch{mac: hmac.New(sha256.New, sk.prk)} }
 		for j, prev := range s.keys {
-			if bytes.Equal(prev.prk, prk) {
-				return nil, fmt.Errorf("redisstore: EncryptionKeys[%d] repeats EncryptionKeys[%d]", i, j)
-			}
-			if prev.id == sk.id {
-				return nil, fmt.Errorf("redisstore: EncryptionKeys[%d] and [%d] have the same 4-byte ID; make another key", j, i)
+			if prev.id == sk.id { // the same key, or a 1 in 2^32 clash
+				return nil, fmt.Errorf("redisstore: EncryptionKeys[%d] has the ID of EncryptionKeys[%d]: a duplicate?", i, j)
 			}
 		}
 		s.keys = append(s.keys, sk)
@@ -162,67 +160,47 @@ func newSealer(keys [][]byte, readPlaintext, hashKeys bool, log Logger) (*sealer
 // subkeyInfo is the HKDF info of a value's subkey, before its salt.
 const subkeyInfo = "value v1"
 
-// aead returns the AES-256-GCM of the subkey of k for salt:
-// HKDF-Expand(prk, subkeyInfo+salt, 32), which for 32 bytes is one HMAC
-// of the info and a counter byte 1 (RFC 5869), computed with sc's HMAC,
-// whose key is set up once: crypto/hkdf.Expand sets up a new one each
-// time, which would triple the cost.
-func (k *sealKey) aead(sc *scratch, salt []byte) (cipher.AEAD, error) {
+// prepare returns a scratch of key's pool, for the caller to put back,
+// holding in ad the associated data of the envelope whose header is
+// given, under the Redis key k, and the AES-256-GCM of the envelope's
+// subkey: HKDF-Expand(prk, subkeyInfo+salt, 32), which for 32 bytes is
+// one HMAC of the info and a counter byte 1 (RFC 5869), computed with the
+// scratch's HMAC, whose key is set up once: crypto/hkdf.Expand sets up a
+// new one each time, which would triple the cost.
+func (key *sealKey) prepare(k redisKey, header []byte) (*scratch, cipher.AEAD, error) {
+	sc := key.pool.Get().(*scratch)
 	copy(sc.in[:], subkeyInfo)
-	copy(sc.in[len(subkeyInfo):], salt)
+	copy(sc.in[len(subkeyInfo):], header[1+sealIDLen:])
 	sc.in[len(sc.in)-1] = 1
 	sc.mac.Reset()
 	sc.mac.Write(sc.in[:])
-	block, err := aes.NewCipher(sc.mac.Sum(sc.sub[:0]))
+	block, _ := aes.NewCipher(sc.mac.Sum(sc.sub[:0])) // 32 bytes: no error
+	aead, err := cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
-		return nil, err
+		key.pool.Put(sc)
+		return nil, nil, fmt.Errorf("redisstore: sealed values: %w", err)
 	}
-	return cipher.NewGCM(block)
+	sc.ad = k.appendTo(append(sc.ad[:0], header...))
+	return sc, aead, nil
 }
-
-// zeroNonce is GCM's nonce: each subkey seals one value.
-var zeroNonce [12]byte
 
 // seal appends to dst the envelope of plain under the Redis key k, sealed
-// by the first key with a random salt.
+// by the first key.
 func (s *sealer) seal(dst []byte, k redisKey, plain []byte) ([]byte, error) {
-	return s.sealSalted(dst, k, plain, s.keys[0], nil)
-}
-
-// sealMember returns the envelope of id in the user index under k, sealed
-// by key with a salt that depends on k and id alone, so the same ID makes
-// the same member.
-func (s *sealer) sealMember(k redisKey, id string, key *sealKey) ([]byte, error) {
-	mac := hmac.New(sha256.New, key.member)
-	mac.Write([]byte(k.prefix))
-	mac.Write([]byte(k.name))
-	mac.Write([]byte{0})
-	mac.Write([]byte(id))
-	return s.sealSalted(nil, k, []byte(id), key, mac.Sum(nil)[:sealSaltLen])
-}
-
-// sealSalted appends to dst the envelope of plain under k, sealed by key
-// with salt (nil: a random one).
-func (s *sealer) sealSalted(dst []byte, k redisKey, plain []byte, key *sealKey, salt []byte) ([]byte, error) {
+	key := s.keys[0]
 	start := len(dst)
 	dst = append(dst, sealFormat)
 	dst = append(dst, key.id[:]...)
-	if salt == nil {
-		var room [sealSaltLen]byte
-		dst = append(dst, room[:]...)
-		rand.Read(dst[len(dst)-sealSaltLen:])
-	} else {
-		dst = append(dst, salt...)
-	}
-	header := dst[start:]
-	sc := key.pool.Get().(*scratch)
-	defer key.pool.Put(sc)
-	aead, err := key.aead(sc, header[1+sealIDLen:])
+	var salt [sealSaltLen]byte
+	rand.Read(salt[:])
+	dst = append(dst, salt[:]...)
+	sc, aead, err := key.prepare(k, dst[start:])
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: sealing: %w", err)
+		return nil, err
 	}
-	sc.ad = k.appendTo(append(sc.ad[:0], header...))
-	return aead.Seal(dst, zeroNonce[:], plain, sc.ad), nil
+	dst = aead.Seal(dst, nil, plain, sc.ad)
+	key.pool.Put(sc)
+	return dst, nil
 }
 
 // open returns what the envelope v under the Redis key k holds, in v's
@@ -238,32 +216,73 @@ func (s *sealer) open(k redisKey, v []byte, inPlace bool) ([]byte, error) {
 	if len(v) < sealOverhead {
 		return nil, s.failed(ErrSealFormat)
 	}
-	key := s.key(v[1 : 1+sealIDLen])
+	key := s.key(v)
 	if key == nil {
 		return nil, s.failed(ErrUnknownKey)
 	}
-	sc := key.pool.Get().(*scratch)
-	defer key.pool.Put(sc)
-	aead, err := key.aead(sc, v[1+sealIDLen:sealHeader])
+	sc, aead, err := key.prepare(k, v[:sealHeader])
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: opening: %w", err)
+		return nil, err
 	}
-	sc.ad = k.appendTo(append(sc.ad[:0], v[:sealHeader]...))
 	var dst []byte
 	if inPlace {
-		dst = v[sealHeader:sealHeader] // GCM decrypts in place when dst is the ciphertext
+		dst = v[sealHeader:sealHeader] // GCM decrypts in place when dst is the ciphertext (its nonce first)
 	}
-	plain, err := aead.Open(dst, zeroNonce[:], v[sealHeader:], sc.ad)
+	plain, err := aead.Open(dst, nil, v[sealHeader:], sc.ad)
+	key.pool.Put(sc)
 	if err != nil {
 		return nil, s.failed(ErrTampered)
 	}
 	return plain, nil
 }
 
-// key returns the key whose ID is id, or nil.
-func (s *sealer) key(id []byte) *sealKey {
+// memberIV is the IV of the member that names id in the index under k.
+func (key *sealKey) memberIV(k redisKey, id []byte) []byte {
+	mac := hmac.New(sha256.New, key.memberMAC)
+	mac.Write(k.appendTo(nil))
+	mac.Write([]byte{0})
+	mac.Write(id)
+	return mac.Sum(nil)[:sealSaltLen]
+}
+
+// sealMember returns the member of the index under k that names id,
+// sealed by key: the same for the same k, id and key.
+func (s *sealer) sealMember(k redisKey, id string, key *sealKey) []byte {
+	iv := key.memberIV(k, []byte(id))
+	m := make([]byte, sealHeader+len(id))
+	m[0] = sealFormat
+	copy(m[1:], key.id[:])
+	copy(m[1+sealIDLen:], iv)
+	cipher.NewCTR(key.memberEnc, iv).XORKeyStream(m[sealHeader:], []byte(id))
+	return m
+}
+
+// openMember returns the ID a member of the index under k names, or one
+// of this file's errors.
+func (s *sealer) openMember(k redisKey, m []byte) ([]byte, error) {
+	switch {
+	case len(m) == 0 || m[0] != sealFormat:
+		return nil, s.failed(ErrNotSealed)
+	case len(m) <= sealHeader:
+		return nil, s.failed(ErrSealFormat)
+	}
+	key := s.key(m)
+	if key == nil {
+		return nil, s.failed(ErrUnknownKey)
+	}
+	iv := m[1+sealIDLen : sealHeader]
+	id := make([]byte, len(m)-sealHeader)
+	cipher.NewCTR(key.memberEnc, iv).XORKeyStream(id, m[sealHeader:])
+	if !hmac.Equal(key.memberIV(k, id), iv) {
+		return nil, s.failed(ErrTampered)
+	}
+	return id, nil
+}
+
+// key returns the key whose ID the envelope v names, or nil.
+func (s *sealer) key(v []byte) *sealKey {
 	for _, k := range s.keys {
-		if string(k.id[:]) == string(id) {
+		if string(k.id[:]) == string(v[1:1+sealIDLen]) {
 			return k
 		}
 	}
@@ -294,42 +313,73 @@ func (k redisKey) arg() client.Arg { return client.Key(k.prefix, k.name) }
 // appendTo appends the key to b.
 func (k redisKey) appendTo(b []byte) []byte { return append(append(b, k.prefix...), k.name...) }
 
-// hashName is base64url(SHA-256(name)), without padding.
-func hashName(name string) string {
-	sum := sha256.Sum256([]byte(name))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // keyFormatKey follows Prefix in the name of the key that records the key
 // format of the prefix's sessions. It begins with a space, which no
 // session ID holds.
 const keyFormatKey = " keys"
 
 // checkKeyFormat records a sealing store's key format ("sha256" with
-// HashKeys, "plain" otherwise) under Prefix+" keys" unless one is there
+// HashKeys, "plain" otherwise) under prefix+" keys" unless one is there
 // (SET NX, no TTL), and returns ErrHashKeysMismatch when the other one
 // is. A store that does not seal does nothing.
-func (s *Store[S]) checkKeyFormat() error {
-	if s.seal == nil {
+func (s *sealer) checkKeyFormat(c *client.Client, prefix string) error {
+	if s == nil {
 		return nil
 	}
 	format, other := "plain", "sha256"
-	if s.seal.hashKeys {
+	if s.hashKeys {
 		format, other = other, format
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.client.DialTimeout+s.cfg.client.ReadTimeout)
-	defer cancel()
 	var b client.Batch
 	b.Idempotent = true
-	key := client.Key(s.cfg.Prefix, keyFormatKey)
+	key := client.Key(prefix, keyFormatKey)
 	b.Add(client.ReplyAny, "SET", key, client.Str(format), client.Str("NX"))
 	b.Add(client.ReplyBulk, "GET", key)
-	err := s.c.Do(ctx, &b)
-	switch {
+	switch err := c.Do(context.Background(), &b); {
 	case err != nil:
-		return fmt.Errorf("redisstore: recording the key format under %q: %w", s.cfg.Prefix+keyFormatKey, err)
+		return fmt.Errorf("redisstore: recording the key format under %q: %w", prefix+keyFormatKey, err)
 	case string(b.Replies[1].Bulk) == other:
-		return fmt.Errorf("%w: %q holds %q; this store's is %q", ErrHashKeysMismatch, s.cfg.Prefix+keyFormatKey, other, format)
+		return fmt.Errorf("%w: %q holds %q", ErrHashKeysMismatch, prefix+keyFormatKey, other)
 	}
 	return nil
+}
+
+// keyName is what follows the prefix in the Redis key of name (a session
+// ID, or a user): base64url(SHA-256(name)) with HashKeys, else name.
+func (s *sealer) keyName(name string) string {
+	if s == nil || !s.hashKeys {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// sealValue returns v sealed under k, or v itself without EncryptionKeys.
+func (s *sealer) sealValue(k redisKey, v []byte) ([]byte, error) {
+	if s == nil {
+		return v, nil
+	}
+	return s.seal(make([]byte, 0, len(v)+sealOverhead), k, v)
+}
+
+// openValue returns what v, read under k, the key of id, holds (in v's
+// memory when inPlace is set), or v itself without EncryptionKeys. A
+// value that does not open is an ErrInvalidSession wrapping why.
+func (s *sealer) openValue(k redisKey, id string, v []byte, inPlace bool) ([]byte, error) {
+	if s == nil {
+		return v, nil
+	}
+	plain, err := s.open(k, v, inPlace)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
+	}
+	return plain, nil
+}
+
+// unopenedValues is Stats.UnopenedValues.
+func (s *sealer) unopenedValues() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.unopened.Load()
 }

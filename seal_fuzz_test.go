@@ -9,27 +9,30 @@ import (
 // FuzzSealedValue checks the envelope format: what is sealed opens to
 // itself under its own Redis key only; any changed byte, any truncation
 // and any input that was not sealed fails with one of the four reasons,
-// without a panic; of the inputs, only the one envelope sealed here
-// opens.
+// without a panic; none of the fuzzer's inputs opens. The same for the
+// user index's members (HashKeys).
 func FuzzSealedValue(f *testing.F) {
 	sl, err := newSealer([][]byte{newKey, oldKey}, false, false, discardLogger{})
 	if err != nil {
 		f.Fatal(err)
 	}
 	k := redisKey{"sessionx:", "fuzz-0123456789"}
-	// A fixed salt: the fuzzing workers make the same envelope.
-	sealed, _ := sl.sealSalted(nil, k, []byte(`{"id":"fuzz-0123456789","data":{"user":"alice"}}`), sl.keys[0], []byte("fixed salt 16 by"))
-	for _, seed := range [][]byte{sealed, sealed[:sealOverhead], sealed[:sealHeader], {sealFormat},
+	// Seeds that reach each check: the keys' IDs lead to a GCM that
+	// fails, as no envelope the fuzzer makes was sealed.
+	forged := append([]byte{sealFormat}, sl.keys[1].id[:]...)
+	forged = append(forged, bytes.Repeat([]byte{7}, sealOverhead)...)
+	for _, seed := range [][]byte{forged, forged[:sealOverhead], forged[:sealHeader], {sealFormat},
 		[]byte(`{"id":"x"}`), []byte("!moved:abc:123"), nil, {}} {
 		f.Add(seed, uint16(0), byte(1))
 	}
 	f.Fuzz(func(t *testing.T, input []byte, at uint16, flip byte) {
 		if _, err := sl.open(k, bytes.Clone(input), true); err == nil {
-			if !bytes.Equal(input, sealed) {
-				t.Fatalf("an input opened that was never sealed: %q", input) // a forgery
-			}
+			t.Fatalf("an input opened that was never sealed: %q", input) // a forgery
 		} else if !oneOf(err, ErrNotSealed, ErrUnknownKey, ErrTampered, ErrSealFormat) {
 			t.Fatalf("open: %v", err)
+		}
+		if _, err := sl.openMember(k, input); err == nil && !bytes.Equal(input, sl.sealMember(k, string(input[sealHeader:]), sl.keys[input[1]&1])) {
+			t.Fatalf("a member opened that was never sealed: %q", input)
 		}
 		v, err := sl.seal(nil, k, input)
 		if err != nil {
@@ -51,6 +54,21 @@ func FuzzSealedValue(f *testing.F) {
 		if n := int(at) % len(v); n < len(v) {
 			if _, err := sl.open(k, v[:n], false); err == nil {
 				t.Fatalf("truncated to %d bytes, still opens", n)
+			}
+		}
+		if len(input) > 0 {
+			m := sl.sealMember(k, string(input), sl.keys[0])
+			if id, err := sl.openMember(k, m); err != nil || !bytes.Equal(id, input) {
+				t.Fatalf("member round trip: %q, %v", id, err)
+			}
+			if _, err := sl.openMember(redisKey{"sessionx:user ", "other"}, m); err == nil {
+				t.Fatal("a member opened in another index")
+			}
+			if flip != 0 {
+				m[int(at)%len(m)] ^= flip
+				if _, err := sl.openMember(k, m); err == nil {
+					t.Fatalf("member byte %d changed by %#x still opens", int(at)%len(m), flip)
+				}
 			}
 		}
 	})

@@ -336,8 +336,8 @@ func TestSubkeyIsHKDF(t *testing.T) {
 		t.Fatal("the PRK is not HKDF-Extract's")
 	}
 	salt := []byte("0123456789abcdef")
-	sc := k.pool.Get().(*scratch)
-	if _, err := k.aead(sc, salt); err != nil {
+	sc, _, err := k.prepare(redisKey{"p:", "id"}, append([]byte{sealFormat, 0, 0, 0, 0}, salt...))
+	if err != nil {
 		t.Fatal(err)
 	}
 	want, _ := hkdf.Expand(sha256.New, prk, subkeyInfo+string(salt), 32)

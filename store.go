@@ -77,7 +77,7 @@ func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S
 	}
 	s := &Store[S]{cfg: cfg, id: id, codec: codec, c: c, seal: seal}
 	s.ttl.Store(int64(cfg.TTL))
-	if err := s.checkKeyFormat(); err != nil {
+	if err := seal.checkKeyFormat(c, cfg.Prefix); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	if r.Null {
 		return nil, ErrSessionNotFound
 	}
-	v, err := s.open(key, id, r.Bulk, true)
+	v, err := s.seal.openValue(key, id, r.Bulk, true)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 		ttl = time.Millisecond
 	}
 	key := s.key(id)
-	if value, err = s.sealValue(key, value); err != nil {
+	if value, err = s.seal.sealValue(key, value); err != nil {
 		return err
 	}
 	var b client.Batch
@@ -212,42 +212,13 @@ func (s *Store[S]) Close() error { return s.c.Close() }
 // Stats returns a snapshot of the store's counters.
 func (s *Store[S]) Stats() Stats {
 	st := s.c.Stats()
-	if s.seal != nil {
-		st.UnopenedValues = s.seal.unopened.Load()
-	}
+	st.UnopenedValues = s.seal.unopenedValues()
 	return st
 }
 
 // key returns the Redis key of the session id: Prefix+id, or with
 // HashKeys Prefix+base64url(SHA-256(id)).
-func (s *Store[S]) key(id string) redisKey {
-	if s.seal != nil && s.seal.hashKeys {
-		return redisKey{s.cfg.Prefix, hashName(id)}
-	}
-	return redisKey{s.cfg.Prefix, id}
-}
-
-// sealValue returns v sealed under key, or v with no EncryptionKeys.
-func (s *Store[S]) sealValue(key redisKey, v []byte) ([]byte, error) {
-	if s.seal == nil {
-		return v, nil
-	}
-	return s.seal.seal(make([]byte, 0, len(v)+sealOverhead), key, v)
-}
-
-// open returns what v, read under the key of id, holds (in v's memory
-// when inPlace is set), or v itself with no EncryptionKeys. A value that
-// does not open is an ErrInvalidSession wrapping why.
-func (s *Store[S]) open(key redisKey, id string, v []byte, inPlace bool) ([]byte, error) {
-	if s.seal == nil {
-		return v, nil
-	}
-	plain, err := s.seal.open(key, v, inPlace)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
-	}
-	return plain, nil
-}
+func (s *Store[S]) key(id string) redisKey { return redisKey{s.cfg.Prefix, s.seal.keyName(id)} }
 
 // loadError is err from a read of id: a key of another type than a string
 // (WRONGTYPE) is an invalid value, which the session manager replaces with

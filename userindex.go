@@ -110,10 +110,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 		ttl = time.Duration(s.ttl.Load())
 	}
 	ik := s.indexKey(user)
-	members, err := s.members(ik, []string{id, spare})
-	if err != nil {
-		return nil, err
-	}
+	members := s.seal.members(ik, []string{id, spare})
 	args := []client.Arg{ik.arg(), client.Bytes(members[0]),
 		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), client.Str("")}
 	if spare != "" {
@@ -128,7 +125,7 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	} else {
 		b.AddScript(client.ReplyBulks, indexScript, 1, args...)
 	}
-	err = s.c.Do(ctx, &b)
+	err := s.c.Do(ctx, &b)
 	switch refusal(err) {
 	case "":
 	case "evalsha":
@@ -140,51 +137,44 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	if err != nil {
 		return nil, err
 	}
-	trimmed := s.memberIDs(ik, b.Replies[0].Bulks)
+	trimmed := s.seal.memberIDs(ik, b.Replies[0].Bulks)
 	return slices.DeleteFunc(trimmed, func(t string) bool { return t == id || t == spare }), nil
 }
 
 // indexKey returns the Redis key of user's index.
 func (s *Store[S]) indexKey(user string) redisKey {
-	if s.seal != nil && s.seal.hashKeys {
-		return redisKey{s.cfg.Prefix + indexKey, hashName(user)}
-	}
-	return redisKey{s.cfg.Prefix + indexKey, user}
+	return redisKey{s.cfg.Prefix + indexKey, s.seal.keyName(user)}
 }
 
 // members returns the members of ik that name ids: each ID itself, or
 // with HashKeys, for each ID, its member under each key, the sealing key
 // first (an empty ID gets an empty member).
-func (s *Store[S]) members(ik redisKey, ids []string) ([][]byte, error) {
-	if s.seal == nil || !s.seal.hashKeys {
+func (s *sealer) members(ik redisKey, ids []string) [][]byte {
+	if s == nil || !s.hashKeys {
 		out := make([][]byte, len(ids))
 		for i, id := range ids {
 			out[i] = []byte(id)
 		}
-		return out, nil
+		return out
 	}
-	out := make([][]byte, 0, len(ids)*len(s.seal.keys))
-	for _, key := range s.seal.keys {
+	out := make([][]byte, 0, len(ids)*len(s.keys))
+	for _, key := range s.keys {
 		for _, id := range ids {
 			if id == "" {
 				out = append(out, nil)
 				continue
 			}
-			m, err := s.seal.sealMember(ik, id, key)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, m)
+			out = append(out, s.sealMember(ik, id, key))
 		}
 	}
-	return out, nil
+	return out
 }
 
 // memberIDs returns the session IDs that members of ik name, once each,
 // leaving out members that are no session ID (or, with HashKeys, do not
 // open).
-func (s *Store[S]) memberIDs(ik redisKey, members [][]byte) []string {
-	hashed := s.seal != nil && s.seal.hashKeys
+func (s *sealer) memberIDs(ik redisKey, members [][]byte) []string {
+	hashed := s != nil && s.hashKeys
 	var seen map[string]bool // with HashKeys: an ID may have a member per key
 	if hashed {
 		seen = make(map[string]bool, len(members))
@@ -193,7 +183,7 @@ func (s *Store[S]) memberIDs(ik redisKey, members [][]byte) []string {
 	for _, m := range members {
 		if hashed {
 			var err error
-			if m, err = s.seal.open(ik, m, false); err != nil || seen[string(m)] {
+			if m, err = s.openMember(ik, m); err != nil || seen[string(m)] {
 				continue
 			}
 			seen[string(m)] = true
@@ -214,10 +204,7 @@ func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []strin
 		return err
 	}
 	ik := s.indexKey(user)
-	members, err := s.members(ik, ids)
-	if err != nil {
-		return err
-	}
+	members := s.seal.members(ik, ids)
 	for len(members) > 0 {
 		n := min(len(members), maxArgs)
 		args := make([]client.Arg, 0, n+1)
@@ -262,7 +249,7 @@ func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([
 		return nil, err
 	}
 	slices.Reverse(b.Replies[0].Bulks)
-	return s.memberIDs(ik, b.Replies[0].Bulks), nil
+	return s.seal.memberIDs(ik, b.Replies[0].Bulks), nil
 }
 
 // wrongType reports a WRONGTYPE reply: a key of another type.

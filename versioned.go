@@ -106,7 +106,7 @@ func parseMarker(v []byte) (m session.Marker, ok bool) {
 // what it holds, once opened, and v itself as the version. A value that
 // does not open, or a marker that does not parse, is an invalid value.
 func (s *Store[S]) stored(key redisKey, id string, v []byte) (session.Stored, error) {
-	plain, err := s.open(key, id, v, false)
+	plain, err := s.seal.openValue(key, id, v, false)
 	if err != nil {
 		return session.Stored{}, err
 	}
@@ -190,7 +190,7 @@ func (s *Store[S]) sealID(id string, v []byte) ([]byte, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	return s.sealValue(s.key(id), v)
+	return s.seal.sealValue(s.key(id), v)
 }
 
 // Revoke replaces what id holds with marker for ttl and returns what it
