@@ -39,11 +39,15 @@
 // refuses those options with an error naming the tag).
 //
 // Values are byte-compatible with sessionx's go-redis store: the same key,
-// the same JSON, SET key value EX seconds.
+// the same JSON, SET key value EX seconds. Options.EncryptionKeys seals
+// them instead (AES-256-GCM, bound to their key) and Options.HashKeys
+// hashes the keys, so Redis shows no session's data nor ID; see "Sealed
+// values" in seal.go for the design.
 //
 // Errors are package variables usable with errors.Is (ErrSessionNotFound,
 // ErrInvalidSession, ErrInvalidID, ErrClosed, ErrPoolTimeout,
-// ErrTooManyRedirects). A Redis error
+// ErrTooManyRedirects; with sealed values ErrNotSealed, ErrUnknownKey,
+// ErrTampered, ErrSealFormat and ErrHashKeysMismatch). A Redis error
 // reply is a resp.Error (errors.As) with its kind (OOM, READONLY, NOAUTH,
 // ...), and network errors wrap the net error. No error or log text ever
 // contains a password.

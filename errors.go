@@ -13,11 +13,37 @@ import (
 var ErrSessionNotFound error = notFoundError{}
 
 // ErrInvalidSession is returned by Load when the value stored under the ID is
-// not valid JSON for the session type, wrapping the JSON error, or when the
-// key holds another Redis type, wrapping the WRONGTYPE reply. It also
+// not valid JSON for the session type, wrapping the JSON error, when the
+// key holds another Redis type, wrapping the WRONGTYPE reply, or, with
+// Options.EncryptionKeys, when the value does not open, wrapping
+// ErrNotSealed, ErrUnknownKey, ErrTampered or ErrSealFormat. It also
 // matches session.ErrInvalidSession, so the session manager starts a fresh
 // session instead of failing every request of that user.
 var ErrInvalidSession error = invalidSessionError{}
+
+// Errors wrapped by ErrInvalidSession when a value does not open with
+// Options.EncryptionKeys. Stats.UnopenedValues counts them and Logger
+// hears of them.
+var (
+	// ErrNotSealed reports a value that is not sealed (plain JSON, a plain
+	// rotation marker, or something foreign) while Options.ReadPlaintext
+	// is off.
+	ErrNotSealed = errors.New("redisstore: value not sealed (plaintext refused)")
+	// ErrUnknownKey reports a value sealed by a key not in
+	// Options.EncryptionKeys.
+	ErrUnknownKey = errors.New("redisstore: value sealed by a key not in EncryptionKeys")
+	// ErrTampered reports a value whose key is known but which does not
+	// open: it was edited, truncated, or copied from another Redis key.
+	ErrTampered = errors.New("redisstore: sealed value does not open (edited, truncated or moved)")
+	// ErrSealFormat reports a value that looks sealed but is too short to
+	// be, or in a format this version does not know.
+	ErrSealFormat = errors.New("redisstore: sealed value of an unknown format")
+)
+
+// ErrHashKeysMismatch is returned by New when another store on the same
+// Redis and Prefix uses the other key format (Options.HashKeys on in one
+// and off in the other): each would miss the other's sessions.
+var ErrHashKeysMismatch = errors.New("redisstore: another store on this prefix hashes its keys differently (Options.HashKeys)")
 
 // ErrInvalidID is returned, before any network I/O, for an ID that is empty,
 // longer than MaxIDLength bytes, or holds spaces or control characters.

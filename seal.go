@@ -71,28 +71,6 @@ const (
 	sealOverhead = sealHeader + 12 + 16        // the header, GCM's nonce and tag
 )
 
-// Errors wrapped by ErrInvalidSession when a value does not open. They say
-// why; Stats.UnopenedValues counts them and Logger hears of them.
-var (
-	// ErrNotSealed: the value is not sealed (plain JSON, a plain rotation
-	// marker, or something foreign) and Options.ReadPlaintext is off.
-	ErrNotSealed = errors.New("redisstore: value not sealed (plaintext refused)")
-	// ErrUnknownKey: the value was sealed by a key not in
-	// Options.EncryptionKeys.
-	ErrUnknownKey = errors.New("redisstore: value sealed by a key not in EncryptionKeys")
-	// ErrTampered: the value's key is known but it does not open: it was
-	// edited, truncated, or copied from another Redis key.
-	ErrTampered = errors.New("redisstore: sealed value does not open (edited, truncated or moved)")
-	// ErrSealFormat: the value looks sealed but in no format this version
-	// knows, or is too short to hold an envelope.
-	ErrSealFormat = errors.New("redisstore: sealed value of an unknown format")
-)
-
-// ErrHashKeysMismatch is returned by New when another store on the same
-// Redis and Prefix uses the other key format (Options.HashKeys on in one
-// and off in the other): each would miss the other's sessions.
-var ErrHashKeysMismatch = errors.New("redisstore: another store on this prefix hashes its keys differently (Options.HashKeys)")
-
 // sealKey is one of Options.EncryptionKeys, expanded.
 type sealKey struct {
 	id        [sealIDLen]byte
