@@ -132,22 +132,25 @@ type Options struct {
 	// README): keys of 32 bytes each (from crypto/rand, kept out of the
 	// code), no two alike. The first seals every value written, with
 	// AES-256-GCM under a subkey of its own, bound to its Redis key; each
-	// of them opens values. To rotate keys, put a new one first and keep
-	// the old ones until TTL has passed. A value that does not open is
+	// of them opens values. To rotate keys, add a new one last in every
+	// process, then move it first, and drop the old one once TTL has
+	// passed (see the README). A value that does not open is
 	// ErrInvalidSession wrapping ErrNotSealed, ErrUnknownKey, ErrTampered
 	// or ErrSealFormat. Zero: values are plain JSON, byte-compatible with
 	// sessionx's store.
 	EncryptionKeys [][]byte
 	// ReadPlaintext opens values written before EncryptionKeys was set
-	// (plain JSON and rotation markers) as they are; their next write
-	// seals them. Zero: such a value is refused (ErrNotSealed), so a
-	// plaintext value written into Redis logs nobody in. Needs
-	// EncryptionKeys.
+	// (plain JSON and rotation markers) as they are; their next write or
+	// refresh seals them. Zero: such a value is refused (ErrNotSealed),
+	// so a plaintext value written into Redis logs nobody in. Needs
+	// EncryptionKeys; refused with HashKeys, where no plaintext value was
+	// ever written.
 	ReadPlaintext bool
 	// HashKeys names each session's Redis key Prefix+base64url(SHA-256(ID))
-	// and each user index's Prefix+"user "+base64url(SHA-256(user)), and
-	// seals the user indexes' members, so no key listing, dump or MONITOR
-	// shows a session ID. Sessions saved under plain keys are not found:
+	// and each user index's Prefix+"user "+base64url(HMAC-SHA256(user))
+	// under a key of its own expanded from each encryption key, and seals
+	// the user indexes' members, so no key listing, dump or MONITOR shows
+	// a session ID or a user. Sessions saved under plain keys are not found:
 	// turning it on logs every user out. A store with EncryptionKeys
 	// records its key format under Prefix+" keys" at New, and New fails
 	// with ErrHashKeysMismatch when a store of the other format recorded

@@ -44,16 +44,19 @@ import (
 // Rotation markers are sealed like sessions: they name the new ID. A
 // conditional write compares the envelopes, which stay the version.
 //
-// With HashKeys a session's Redis key is Prefix + base64url(SHA-256(ID)),
-// and a user index is under Prefix + "user " + base64url(SHA-256(user)).
-// The index's members must be deterministic, since Redis finds a member
-// by its bytes, so they are sealed as in SIV mode (RFC 5297, with HMAC
-// for CMAC): 0x01 | key ID | IV | AES-256-CTR of the ID, where the IV is
-// the first 16 bytes of an HMAC-SHA256 of the index's key and the ID,
-// checked again on opening; both keys are expanded from the key's PRK.
-// A member reveals whether two indexes hold the same ID, which no index
-// does. Members sealed by an older key are replaced when the ID is
-// indexed again, and removed by UnindexSessions.
+// With HashKeys a session's Redis key is Prefix + base64url(SHA-256(ID)):
+// an ID is random, so its hash needs no key. A user is not (an e-mail
+// address, a number): a user's index is named Prefix + "user " +
+// base64url(HMAC-SHA256(user)) under a key expanded from an encryption
+// key, so a user has one index per encryption key. Entries are written
+// in the first key's and read from all, so that during a key rotation
+// the sessions indexed before it are still found; the old index expires
+// with its last entry. An index's members must be deterministic, since
+// Redis finds a member by its bytes, so they are sealed as in SIV mode
+// (RFC 5297, with HMAC for CMAC) by the index's key: 0x01 | key ID | IV |
+// AES-256-CTR of the ID, where the IV is the first 16 bytes of an
+// HMAC-SHA256 of the index's Redis key and the ID, checked again on
+// opening. A member reveals only that it names the same ID as itself.
 //
 // Every store with EncryptionKeys writes, at New, which key format the
 // prefix's sessions use, under Prefix + " keys" ("plain" or "sha256",
@@ -76,6 +79,7 @@ type sealKey struct {
 	id        [sealIDLen]byte
 	prk       []byte       // HKDF-Extract of the key
 	memberMAC []byte       // the HMAC key of members' IVs
+	indexMAC  []byte       // the HMAC key of user indexes' names
 	memberEnc cipher.Block // AES-256 of members
 	pool      sync.Pool    // of *scratch
 }
@@ -112,6 +116,11 @@ func newSealer(keys [][]byte, readPlaintext, hashKeys bool, log Logger) (*sealer
 	default:
 		return nil, nil
 	}
+	if readPlaintext && hashKeys {
+		// No plaintext value was ever written under a hashed key: all
+		// ReadPlaintext could open there is a forgery.
+		return nil, errors.New("redisstore: ReadPlaintext with HashKeys: values written before encryption are under unhashed keys, which a store with HashKeys never reads")
+	}
 	s := &sealer{plaintext: readPlaintext, hashKeys: hashKeys, log: log}
 	for i, k := range keys {
 		if len(k) != 32 {
@@ -122,6 +131,7 @@ func newSealer(keys [][]byte, readPlaintext, hashKeys bool, log Logger) (*sealer
 		id, _ := hkdf.Expand(sha256.New, sk.prk, "key id", sealIDLen)
 		copy(sk.id[:], id)
 		sk.memberMAC, _ = hkdf.Expand(sha256.New, sk.prk, "index member mac", 32)
+		sk.indexMAC, _ = hkdf.Expand(sha256.New, sk.prk, "index name mac", 32)
 		enc, _ := hkdf.Expand(sha256.New, sk.prk, "index member enc", 32)
 		sk.memberEnc, _ = aes.NewCipher(enc)
 		sk.pool.New = func() any { return &scratch{mac: hmac.New(sha256.New, sk.prk)} }
@@ -225,7 +235,7 @@ func (key *sealKey) memberIV(k redisKey, id []byte) []byte {
 
 // sealMember returns the member of the index under k that names id,
 // sealed by key: the same for the same k, id and key.
-func (s *sealer) sealMember(k redisKey, id string, key *sealKey) []byte {
+func (key *sealKey) sealMember(k redisKey, id string) []byte {
 	iv := key.memberIV(k, []byte(id))
 	m := make([]byte, sealHeader+len(id))
 	m[0] = sealFormat
@@ -271,13 +281,13 @@ func (s *sealer) key(v []byte) *sealKey {
 // writer to Redis could otherwise flood the log.
 const failLogInterval = time.Minute
 
-// failed counts a value that did not open, logs it at most once per
-// failLogInterval, and returns reason.
+// failed counts a value (or index member) that did not open, logs it at
+// most once per failLogInterval, and returns reason.
 func (s *sealer) failed(reason error) error {
 	n := s.unopened.Add(1)
 	now := time.Now().UnixNano()
 	if last := s.lastLog.Load(); (last == 0 || now-last >= int64(failLogInterval)) && s.lastLog.CompareAndSwap(last, now) {
-		s.log.Warn("redisstore: a session value did not open; the request gets a fresh session", "reason", reason.Error(), "unopened_total", n)
+		s.log.Warn("redisstore: a sealed value did not open: a session value is a fresh session, an index entry is skipped", "reason", reason.Error(), "unopened_total", n)
 	}
 	return reason
 }
@@ -322,14 +332,31 @@ func (s *sealer) checkKeyFormat(c *client.Client, prefix string) error {
 	return nil
 }
 
-// keyName is what follows the prefix in the Redis key of name (a session
-// ID, or a user): base64url(SHA-256(name)) with HashKeys, else name.
-func (s *sealer) keyName(name string) string {
+// keyName is what follows the prefix in the Redis key of the session id:
+// base64url(SHA-256(id)) with HashKeys, else id. A session ID is random,
+// so its hash needs no key.
+func (s *sealer) keyName(id string) string {
 	if s == nil || !s.hashKeys {
-		return name
+		return id
 	}
-	sum := sha256.Sum256([]byte(name))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	sum := sha256.Sum256([]byte(id))
+	return base64Name(sum[:])
+}
+
+// indexName is what follows Prefix+"user " in the name of user's index
+// under key: base64url(HMAC-SHA256(user)). A user can be guessed (an
+// e-mail address, a number), so its hash needs a key.
+func (key *sealKey) indexName(user string) string {
+	mac := hmac.New(sha256.New, key.indexMAC)
+	mac.Write([]byte(user))
+	return base64Name(mac.Sum(nil))
+}
+
+// base64Name is base64url(sum), unpadded, of a 32-byte sum.
+func base64Name(sum []byte) string {
+	var b64 [43]byte
+	base64.RawURLEncoding.Encode(b64[:], sum)
+	return string(b64[:])
 }
 
 // sealValue returns v sealed under k, or v itself without EncryptionKeys.
@@ -352,6 +379,13 @@ func (s *sealer) openValue(k redisKey, id string, v []byte, inPlace bool) ([]byt
 		return nil, fmt.Errorf("%w %q: %w", ErrInvalidSession, id, err)
 	}
 	return plain, nil
+}
+
+// stale reports whether v, a stored value, is not sealed by the first
+// key: plaintext, or sealed by an older one. Always false without
+// EncryptionKeys.
+func (s *sealer) stale(v []byte) bool {
+	return s != nil && (len(v) < sealOverhead || v[0] != sealFormat || string(v[1:1+sealIDLen]) != string(s.keys[0].id[:]))
 }
 
 // unopenedValues is Stats.UnopenedValues.

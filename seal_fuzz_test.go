@@ -31,7 +31,7 @@ func FuzzSealedValue(f *testing.F) {
 		} else if !oneOf(err, ErrNotSealed, ErrUnknownKey, ErrTampered, ErrSealFormat) {
 			t.Fatalf("open: %v", err)
 		}
-		if _, err := sl.openMember(k, input); err == nil && !bytes.Equal(input, sl.sealMember(k, string(input[sealHeader:]), sl.keys[input[1]&1])) {
+		if _, err := sl.openMember(k, input); err == nil {
 			t.Fatalf("a member opened that was never sealed: %q", input)
 		}
 		v, err := sl.seal(nil, k, input)
@@ -57,7 +57,7 @@ func FuzzSealedValue(f *testing.F) {
 			}
 		}
 		if len(input) > 0 {
-			m := sl.sealMember(k, string(input), sl.keys[0])
+			m := sl.keys[0].sealMember(k, string(input))
 			if id, err := sl.openMember(k, m); err != nil || !bytes.Equal(id, input) {
 				t.Fatalf("member round trip: %q, %v", id, err)
 			}

@@ -27,15 +27,12 @@ import (
 //
 //	KEYS[1] the index; ARGV[1] the session ID; ARGV[2] its TTL in ms;
 //	ARGV[3] the slack in ms; ARGV[4] the most entries kept; ARGV[5] an
-//	ID the trim leaves alone besides ARGV[1] ("" for none); ARGV[6...]
-//	the members that name the same session as ARGV[1] (with HashKeys,
-//	sealed by older keys), which it replaces.
+//	ID the trim leaves alone besides ARGV[1] ("" for none).
 //
 // It replaces a key of another type (written by something else: no
 // session was indexed there), drops the entries that have expired and
 // those whose score is no time at all (ZREMRANGEBYSCORE), raises the
-// entry's score to now+TTL+slack (ZADD, never lowering it, nor below
-// the score of a member it replaces), removes the
+// entry's score to now+TTL+slack (ZADD, never lowering it), removes the
 // entries that expire first beyond the bound, other than the one added
 // and the spare one, and answers their IDs (the caller revokes their
 // sessions), and sets the index's expiry to its last entry's (PEXPIREAT):
@@ -51,14 +48,6 @@ redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', key, '(1e15', '+inf')
 local score = now + tonumber(ARGV[2]) + tonumber(ARGV[3])
 local old = redis.call('ZSCORE', key, id)
-if old and tonumber(old) > score then score = tonumber(old) end
-for i = 6, #ARGV do
-  local s = redis.call('ZSCORE', key, ARGV[i])
-  if s then
-    redis.call('ZREM', key, ARGV[i])
-    if tonumber(s) > score then score = tonumber(s) end
-  end
-end
 if not old or tonumber(old) < score then
   redis.call('ZADD', key, string.format('%.0f', score), id)
 end
@@ -109,16 +98,13 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
-	ik := s.indexKey(user)
-	members := s.seal.members(ik, []string{id, spare})
-	args := []client.Arg{ik.arg(), client.Bytes(members[0]),
-		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), client.Str("")}
+	ix := s.indexes(user)[0] // entries are written in the first key's
+	spareMember := client.Str("")
 	if spare != "" {
-		args[5] = client.Bytes(members[1])
+		spareMember = client.Bytes(ix.member(spare))
 	}
-	for i := 2; i < len(members); i += 2 {
-		args = append(args, client.Bytes(members[i])) // id's members by older keys
-	}
+	args := []client.Arg{ix.key.arg(), client.Bytes(ix.member(id)),
+		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), spareMember}
 	var b client.Batch
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulks, "EVAL", append([]client.Arg{client.Str(indexSource), client.Int(1)}, args...)...)
@@ -137,59 +123,59 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	if err != nil {
 		return nil, err
 	}
-	trimmed := s.seal.memberIDs(ik, b.Replies[0].Bulks)
-	return slices.DeleteFunc(trimmed, func(t string) bool { return t == id || t == spare }), nil
+	return ix.ids(b.Replies[0].Bulks, nil), nil
 }
 
-// indexKey returns the Redis key of user's index.
-func (s *Store[S]) indexKey(user string) redisKey {
-	return redisKey{s.cfg.Prefix + indexKey, s.seal.keyName(user)}
+// userIndex is one of a user's indexes: its Redis key, and with HashKeys
+// the key that seals its members.
+type userIndex struct {
+	key  redisKey
+	seal *sealKey // nil: members are the IDs themselves
+	s    *sealer
 }
 
-// members returns the members of ik that name ids: each ID itself, or
-// with HashKeys, for each ID, its member under each key, the sealing key
-// first (an empty ID gets an empty member).
-func (s *sealer) members(ik redisKey, ids []string) [][]byte {
-	if s == nil || !s.hashKeys {
-		out := make([][]byte, len(ids))
-		for i, id := range ids {
-			out[i] = []byte(id)
-		}
-		return out
+// indexes returns user's indexes: one, Prefix+"user "+user; with
+// HashKeys one per encryption key, named by an HMAC of the user under
+// it (see "Sealed values"), the first key's first: entries are written
+// there and read from all, so that a key rotation splits no user's
+// sessions from the rest.
+func (s *Store[S]) indexes(user string) []userIndex {
+	prefix := s.cfg.Prefix + indexKey
+	if s.seal == nil || !s.seal.hashKeys {
+		return []userIndex{{key: redisKey{prefix, user}}}
 	}
-	out := make([][]byte, 0, len(ids)*len(s.keys))
-	for _, key := range s.keys {
-		for _, id := range ids {
-			if id == "" {
-				out = append(out, nil)
-				continue
-			}
-			out = append(out, s.sealMember(ik, id, key))
-		}
+	ixs := make([]userIndex, len(s.seal.keys))
+	for i, k := range s.seal.keys {
+		ixs[i] = userIndex{key: redisKey{prefix, k.indexName(user)}, seal: k, s: s.seal}
 	}
-	return out
+	return ixs
 }
 
-// memberIDs returns the session IDs that members of ik name, once each,
-// leaving out members that are no session ID (or, with HashKeys, do not
-// open).
-func (s *sealer) memberIDs(ik redisKey, members [][]byte) []string {
-	hashed := s != nil && s.hashKeys
-	var seen map[string]bool // with HashKeys: an ID may have a member per key
-	if hashed {
-		seen = make(map[string]bool, len(members))
+// member returns the member of ix that names id.
+func (ix userIndex) member(id string) []byte {
+	if ix.seal == nil {
+		return []byte(id)
 	}
+	return ix.seal.sealMember(ix.key, id)
+}
+
+// ids returns the session IDs that members of ix name, but those in seen
+// (nil: none), which it adds to seen. Members that are no session ID, or
+// with HashKeys do not open, are left out.
+func (ix userIndex) ids(members [][]byte, seen map[string]bool) []string {
 	ids := make([]string, 0, len(members))
 	for _, m := range members {
-		if hashed {
+		if ix.seal != nil {
 			var err error
-			if m, err = s.openMember(ik, m); err != nil || seen[string(m)] {
+			if m, err = ix.s.openMember(ix.key, m); err != nil {
 				continue
 			}
-			seen[string(m)] = true
 		}
-		if id := string(m); checkID(id) == nil {
+		if id := string(m); checkID(id) == nil && !seen[id] {
 			ids = append(ids, id)
+			if seen != nil {
+				seen[id] = true
+			}
 		}
 	}
 	return ids
@@ -203,22 +189,22 @@ func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []strin
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	ik := s.indexKey(user)
-	members := s.seal.members(ik, ids)
-	for len(members) > 0 {
-		n := min(len(members), maxArgs)
-		args := make([]client.Arg, 0, n+1)
-		args = append(args, ik.arg())
-		for _, m := range members[:n] {
-			args = append(args, client.Bytes(m))
+	for _, ix := range s.indexes(user) {
+		for rest := ids; len(rest) > 0; {
+			n := min(len(rest), maxArgs)
+			args := make([]client.Arg, 0, n+1)
+			args = append(args, ix.key.arg())
+			for _, id := range rest[:n] {
+				args = append(args, client.Bytes(ix.member(id)))
+			}
+			var b client.Batch
+			b.Idempotent = true
+			b.Add(client.ReplyInt, "ZREM", args...)
+			if err := s.c.Do(ctx, &b); err != nil && !wrongType(err) {
+				return err
+			}
+			rest = rest[n:]
 		}
-		var b client.Batch
-		b.Idempotent = true
-		b.Add(client.ReplyInt, "ZREM", args...)
-		if err := s.c.Do(ctx, &b); err != nil && !wrongType(err) {
-			return err
-		}
-		members = members[n:]
 	}
 	return nil
 }
@@ -228,7 +214,9 @@ const maxArgs = 512
 
 // IndexedSessions returns the IDs in user's index, at most max, those
 // that expire last first (ZRANGE by rank from the end, which every Redis
-// version has), leaving out members that are no session ID. Some may name
+// version has), leaving out members that are no session ID; with
+// HashKeys, those of the first key's index first, then the others'
+// (written before a key rotation). Some may name
 // sessions that ended or passed to another user: the caller checks each.
 // A key of another type under the index's name is an empty index.
 func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([]string, error) {
@@ -238,18 +226,22 @@ func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([
 	if max <= 0 {
 		return nil, nil
 	}
-	var b client.Batch
-	b.Idempotent = true
-	ik := s.indexKey(user)
-	b.Add(client.ReplyBulks, "ZRANGE", ik.arg(), client.Int(-int64(max)), client.Int(-1))
-	if err := s.c.Do(ctx, &b); err != nil {
-		if wrongType(err) {
-			return nil, nil // not an index: nothing was indexed there
+	var ids []string
+	seen := make(map[string]bool)
+	for _, ix := range s.indexes(user) {
+		var b client.Batch
+		b.Idempotent = true
+		b.Add(client.ReplyBulks, "ZRANGE", ix.key.arg(), client.Int(-int64(max)), client.Int(-1))
+		if err := s.c.Do(ctx, &b); err != nil {
+			if wrongType(err) {
+				continue // not an index: nothing was indexed there
+			}
+			return nil, err
 		}
-		return nil, err
+		slices.Reverse(b.Replies[0].Bulks)
+		ids = append(ids, ix.ids(b.Replies[0].Bulks, seen)...)
 	}
-	slices.Reverse(b.Replies[0].Bulks)
-	return s.seal.memberIDs(ik, b.Replies[0].Bulks), nil
+	return ids[:min(len(ids), max)], nil
 }
 
 // wrongType reports a WRONGTYPE reply: a key of another type.

@@ -153,11 +153,11 @@ func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []
 	if len(value) == 0 || isMarker(value) {
 		return session.Stored{}, false, invalidValue(id, "empty or marker value to save")
 	}
-	sealed, err := s.sealID(id, value)
+	rk, sealed, err := s.sealedFor(id, value)
 	if err != nil {
 		return session.Stored{}, false, err
 	}
-	st, ok, err := s.cas(ctx, id, sealed, version, ttl, keepTTL)
+	st, ok, err := s.cas(ctx, id, rk, sealed, version, ttl, keepTTL)
 	if ok {
 		st = session.Stored{Value: value, Version: sealed}
 	}
@@ -165,32 +165,55 @@ func (s *Store[S]) SaveVersion(ctx context.Context, id string, value, version []
 }
 
 // TouchVersion sets id's TTL to ttl (zero: the store's TTL) if id still
-// holds version, with PEXPIRE inside the script.
+// holds version, with PEXPIRE inside the script. With EncryptionKeys, a
+// version sealed by another key than the first, or in plaintext, is
+// sealed again by the first instead (a write for the TTL), so that a
+// session kept alive by refreshes alone leaves an old key too; the
+// Stored returned then holds the new version.
 func (s *Store[S]) TouchVersion(ctx context.Context, id string, version []byte, ttl time.Duration) (session.Stored, bool, error) {
+	if err := checkID(id); err != nil {
+		return session.Stored{}, false, err
+	}
 	if len(version) == 0 {
 		return session.Stored{}, false, invalidValue(id, "touch without a version")
 	}
-	return s.cas(ctx, id, nil, version, ttl, false)
+	rk := s.key(id)
+	if s.seal.stale(version) {
+		if plain, err := s.seal.openValue(rk, id, version, false); err == nil && !isMarker(plain) {
+			resealed, err := s.seal.sealValue(rk, plain)
+			if err != nil {
+				return session.Stored{}, false, err
+			}
+			st, ok, err := s.cas(ctx, id, rk, resealed, version, ttl, false)
+			if ok {
+				st = session.Stored{Value: plain, Version: resealed}
+			}
+			return st, ok, err
+		}
+	}
+	return s.cas(ctx, id, rk, nil, version, ttl, false)
 }
 
 // Retire replaces the session under id, if id still holds version (or
 // nothing, for a nil version), with marker for ttl.
 func (s *Store[S]) Retire(ctx context.Context, id string, version []byte, marker session.Marker, ttl time.Duration) (session.Stored, bool, error) {
 	var buf [64 + MaxIDLength]byte
-	value, err := s.sealID(id, appendMarker(buf[:0], marker))
+	rk, value, err := s.sealedFor(id, appendMarker(buf[:0], marker))
 	if err != nil {
 		return session.Stored{}, false, err
 	}
-	return s.cas(ctx, id, value, version, ttl, false)
+	return s.cas(ctx, id, rk, value, version, ttl, false)
 }
 
-// sealID returns v sealed under the key of id (v itself with no
-// EncryptionKeys), after checking id.
-func (s *Store[S]) sealID(id string, v []byte) ([]byte, error) {
+// sealedFor checks id and returns its key and v sealed under it (v itself
+// without EncryptionKeys).
+func (s *Store[S]) sealedFor(id string, v []byte) (redisKey, []byte, error) {
 	if err := checkID(id); err != nil {
-		return nil, err
+		return redisKey{}, nil, err
 	}
-	return s.seal.sealValue(s.key(id), v)
+	rk := s.key(id)
+	sealed, err := s.seal.sealValue(rk, v)
+	return rk, sealed, err
 }
 
 // Revoke replaces what id holds with marker for ttl and returns what it
@@ -199,19 +222,15 @@ func (s *Store[S]) sealID(id string, v []byte) ([]byte, error) {
 // an ID that holds nothing stays empty (XX), so requests naming unknown
 // IDs cannot fill Redis with markers.
 func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker, ttl time.Duration, always bool) (session.Stored, error) {
-	if err := checkID(id); err != nil {
-		return session.Stored{}, err
-	}
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
 	var buf [64 + MaxIDLength]byte
-	sealed, err := s.sealID(id, appendMarker(buf[:0], marker))
+	rk, sealed, err := s.sealedFor(id, appendMarker(buf[:0], marker))
 	if err != nil {
 		return session.Stored{}, err
 	}
 	value := client.Bytes(sealed)
-	rk := s.key(id)
 	key := rk.arg()
 	ms := client.Int(max(int64(ttl/time.Millisecond), 1))
 	// set adds the SET, with XX unless always: with GET its reply is the
@@ -253,14 +272,12 @@ func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker,
 	return st, err
 }
 
-// cas runs casScript and decodes its answer. On a server that refuses
+// cas runs casScript on rk, the key of id (checked), and decodes its
+// answer. On a server that refuses
 // EVALSHA but allows EVAL it sends the source each time; on one that
 // refuses both it writes unconditionally (see plainCAS) for
 // scriptRetryInterval, then tries again.
-func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, ttl time.Duration, keepTTL bool) (session.Stored, bool, error) {
-	if err := checkID(id); err != nil {
-		return session.Stored{}, false, err
-	}
+func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, version []byte, ttl time.Duration, keepTTL bool) (session.Stored, bool, error) {
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
@@ -270,10 +287,9 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 		keep = client.Str("1")
 	}
 	if until := s.plainUntil.Load(); until != 0 && time.Now().UnixNano() < until {
-		return s.plainCAS(ctx, id, value, ms)
+		return s.plainCAS(ctx, rk, value, ms)
 	}
 	var b client.Batch
-	rk := s.key(id)
 	key := rk.arg()
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulk, "EVAL", client.Str(casSource), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
@@ -288,7 +304,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 			// EVAL may do: this call and the later ones send it. (Called
 			// again, the batch is EVAL, whose refusal is "eval".)
 			s.evalOnly.Store(true)
-			return s.cas(ctx, id, value, version, ttl, keepTTL)
+			return s.cas(ctx, id, rk, value, version, ttl, keepTTL)
 		}
 		s.evalOnly.Store(false) // EVALSHA first again when scripts come back
 		s.plainUntil.Store(time.Now().Add(scriptRetryInterval).UnixNano())
@@ -296,7 +312,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, value, version []byte, tt
 			s.cfg.client.Logger.Warn("redisstore: the server refuses scripts, so saves are not conditional: parallel requests of one session may lose changes or bring back a logged-out session; the script is tried again every "+scriptRetryInterval.String(),
 				"reply", refusalKind(err))
 		}
-		return s.plainCAS(ctx, id, value, ms)
+		return s.plainCAS(ctx, rk, value, ms)
 	}
 	s.plainUntil.Store(0)
 	r := &b.Replies[0]
@@ -344,10 +360,10 @@ func refusalKind(err error) string {
 // store did before conditional writes. A value is SET whatever the key
 // holds, for the TTL; a touch is PEXPIRE, which does nothing to a session
 // that ended.
-func (s *Store[S]) plainCAS(ctx context.Context, id string, value []byte, ms client.Arg) (session.Stored, bool, error) {
+func (s *Store[S]) plainCAS(ctx context.Context, rk redisKey, value []byte, ms client.Arg) (session.Stored, bool, error) {
 	var b client.Batch
 	b.Idempotent = true
-	key := s.key(id).arg()
+	key := rk.arg()
 	if len(value) == 0 {
 		b.Add(client.ReplyInt, "PEXPIRE", key, ms)
 		err := s.c.Do(ctx, &b)

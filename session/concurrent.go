@@ -195,6 +195,9 @@ func (m *Manager) saveVersionedSteps(ctx context.Context, vs VersionedStore, h h
 			if err != nil {
 				return m.storeError(st, err)
 			}
+			if ok && got.Version != nil {
+				st.version = got.Version // the store wrote the value again
+			}
 		default:
 			ok = true
 		}

@@ -23,9 +23,10 @@ type Stats struct {
 	// server's last dial or handshake failed and its backoff had not passed:
 	// those calls failed at once with that failure.
 	DialsRefused uint64
-	// UnopenedValues counts the values that did not open with the store's
-	// EncryptionKeys (a key not in the list, tampered, not sealed, an
-	// unknown format); the store fills it, the client never does.
+	// UnopenedValues counts the reads of values (and user index entries)
+	// that did not open with the store's EncryptionKeys: not sealed, a key
+	// not in the list, tampered, an unknown format. One request may read
+	// a value more than once. The store fills it, the client never does.
 	UnopenedValues uint64
 	// Errors counts the failed commands by kind: a Redis error kind ("OOM",
 	// "READONLY", "NOAUTH", ...), "timeout", "canceled", "pool timeout",
