@@ -215,7 +215,7 @@ func TestSealReviewFlowWrongType(t *testing.T) {
 		t.Errorf("logout of a WRONGTYPE key set %q (%v)", set, got)
 	}
 	raw(t, a.s, client.ReplyInt, "DEL", a.s.key(id).arg()) // (left as a list, as without sealing)
-	raw(t, a.s, client.ReplyInt, "LPUSH", a.s.indexes("dave")[0].key.arg(), client.Str("x"))
+	raw(t, a.s, client.ReplyInt, "LPUSH", a.s.index("dave", 0).key.arg(), client.Str("x"))
 	if list, err := a.m.UserSessions(ctx, "dave"); err != nil || len(list) != 0 {
 		t.Errorf("UserSessions on a WRONGTYPE index = %v, %v", list, err)
 	}

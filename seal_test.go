@@ -486,8 +486,8 @@ func TestUserIndexAcrossKeyRotation(t *testing.T) {
 	if _, err := after.IndexSession(ctx, "dave", id, "", time.Minute, 10); err != nil {
 		t.Fatal(err)
 	}
-	ixs := after.indexes("dave")
-	if len(ixs) != 2 || ixs[0].key == ixs[1].key || ixs[1].key != before.indexes("dave")[0].key {
+	ixs := []userIndex{after.index("dave", 0), after.index("dave", 1)}
+	if after.indexCount() != 2 || ixs[0].key == ixs[1].key || ixs[1].key != before.index("dave", 0).key {
 		t.Fatalf("indexes %v: want the new key's, then the old one's", ixs)
 	}
 	members := raw(t, after, client.ReplyBulks, "ZRANGE", ixs[0].key.arg(), client.Int(0), client.Int(-1)).Bulks

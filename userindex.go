@@ -98,12 +98,12 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	if ttl <= 0 {
 		ttl = time.Duration(s.ttl.Load())
 	}
-	ix := s.indexes(user)[0] // entries are written in the first key's
+	ix := s.index(user, 0) // entries are written in the first key's
 	spareMember := client.Str("")
 	if spare != "" {
-		spareMember = client.Bytes(ix.member(spare))
+		spareMember = ix.member(spare)
 	}
-	args := []client.Arg{ix.key.arg(), client.Bytes(ix.member(id)),
+	args := []client.Arg{ix.key.arg(), ix.member(id),
 		client.Int(millis(ttl)), client.Int(millis(indexSlack)), client.Int(int64(max)), spareMember}
 	var b client.Batch
 	if s.evalOnly.Load() {
@@ -134,29 +134,34 @@ type userIndex struct {
 	s    *sealer
 }
 
-// indexes returns user's indexes: one, Prefix+"user "+user; with
-// HashKeys one per encryption key, named by an HMAC of the user under
-// it (see "Sealed values"), the first key's first: entries are written
-// there and read from all, so that a key rotation splits no user's
-// sessions from the rest.
-func (s *Store[S]) indexes(user string) []userIndex {
-	prefix := s.cfg.Prefix + indexKey
+// indexCount is how many indexes a user has: one, Prefix+"user "+user;
+// with HashKeys one per encryption key, named by an HMAC of the user
+// under it (see "Sealed values"). Entries are written in the first
+// key's, index 0, and read from all, so that a key rotation splits no
+// user's sessions from the rest.
+func (s *Store[S]) indexCount() int {
 	if s.seal == nil || !s.seal.hashKeys {
-		return []userIndex{{key: redisKey{prefix, user}}}
+		return 1
 	}
-	ixs := make([]userIndex, len(s.seal.keys))
-	for i, k := range s.seal.keys {
-		ixs[i] = userIndex{key: redisKey{prefix, k.indexName(user)}, seal: k, s: s.seal}
-	}
-	return ixs
+	return len(s.seal.keys)
 }
 
-// member returns the member of ix that names id.
-func (ix userIndex) member(id string) []byte {
-	if ix.seal == nil {
-		return []byte(id)
+// index returns user's index i (see indexCount).
+func (s *Store[S]) index(user string, i int) userIndex {
+	prefix := s.cfg.Prefix + indexKey
+	if s.seal == nil || !s.seal.hashKeys {
+		return userIndex{key: redisKey{prefix, user}}
 	}
-	return ix.seal.sealMember(ix.key, id)
+	k := s.seal.keys[i]
+	return userIndex{key: redisKey{prefix, k.indexName(user)}, seal: k, s: s.seal}
+}
+
+// member returns the member of ix that names id, as an argument.
+func (ix userIndex) member(id string) client.Arg {
+	if ix.seal == nil {
+		return client.Str(id)
+	}
+	return client.Bytes(ix.seal.sealMember(ix.key, id))
 }
 
 // ids returns the session IDs that members of ix name, but those in seen
@@ -189,13 +194,14 @@ func (s *Store[S]) UnindexSessions(ctx context.Context, user string, ids []strin
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	for _, ix := range s.indexes(user) {
+	for i := range s.indexCount() {
+		ix := s.index(user, i)
 		for rest := ids; len(rest) > 0; {
 			n := min(len(rest), maxArgs)
 			args := make([]client.Arg, 0, n+1)
 			args = append(args, ix.key.arg())
 			for _, id := range rest[:n] {
-				args = append(args, client.Bytes(ix.member(id)))
+				args = append(args, ix.member(id))
 			}
 			var b client.Batch
 			b.Idempotent = true
@@ -228,7 +234,8 @@ func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([
 	}
 	var ids []string
 	seen := make(map[string]bool)
-	for _, ix := range s.indexes(user) {
+	for i := range s.indexCount() {
+		ix := s.index(user, i)
 		var b client.Batch
 		b.Idempotent = true
 		b.Add(client.ReplyBulks, "ZRANGE", ix.key.arg(), client.Int(-int64(max)), client.Int(-1))

@@ -31,3 +31,24 @@ find_benchstat() {
 		echo "$(go env GOPATH)/bin/benchstat"
 	fi
 }
+
+# pinned_rounds <name> <bench regexp> runs the root package's benchmarks
+# matching the regexp one caller at a time (-cpu 1), pinned beside one
+# redis-server, in BENCH_COUNT interleaved rounds (default 10) of
+# BENCH_TIME each (default 1s), on CPU BENCH_PIN (default 1). It sets out
+# (BENCH_OUT, default a new temporary directory) and results, the file of
+# raw results ($out/<name>.txt), and stops the server at exit.
+pinned_rounds() {
+	local name=$1 pattern=$2 count=${BENCH_COUNT:-10} benchtime=${BENCH_TIME:-1s} pin=${BENCH_PIN:-1}
+	out=${BENCH_OUT:-$(mktemp -d)}
+	results=$out/$name.txt
+	mkdir -p "$out"
+	go test -c -o "$out/$name.test" .
+	start_bench_redis "$out" "$pin"
+	trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
+	for i in $(seq "$count"); do
+		echo "== round $i of $count" >&2
+		taskset -c "$pin" "$out/$name.test" -test.run '^$' -test.bench "$pattern" -test.cpu 1 \
+			-test.benchtime "$benchtime" >>"$results"
+	done
+}

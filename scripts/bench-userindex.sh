@@ -8,23 +8,10 @@
 # BENCH_PIN (default 1), BENCH_OUT (raw results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=${BENCH_COUNT:-10}
-benchtime=${BENCH_TIME:-1s}
-pin=${BENCH_PIN:-1}
-out=${BENCH_OUT:-$(mktemp -d)}
-mkdir -p "$out"
-
 . scripts/bench-redis.sh
 benchstat=$(find_benchstat)
 
-go test -c -o "$out/users.test" .
-start_bench_redis "$out" "$pin"
-trap 'kill "$REDIS_PID" 2>/dev/null || true' EXIT
-for i in $(seq "$count"); do
-	echo "== round $i of $count" >&2
-	taskset -c "$pin" "$out/users.test" -test.run '^$' -test.bench 'BenchmarkUserIndex' -test.cpu 1 \
-		-test.benchtime "$benchtime" >>"$out/users.txt"
-done
+pinned_rounds users 'BenchmarkUserIndex'
 echo "### A login and a change, the user index off and on"
-"$benchstat" -col /index "$out/users.txt"
+"$benchstat" -col /index "$results"
 echo "raw results: $out" >&2
