@@ -35,8 +35,9 @@
 // paced rate while calls to it fail at once.
 //
 // Build tags for constrained builds: redisstore_nosentinel and
-// redisstore_nocluster leave out Sentinel or Cluster routing (New then
-// refuses those options with an error naming the tag).
+// redisstore_nocluster leave out Sentinel or Cluster routing,
+// redisstore_noseal sealed values (New then refuses those options with an
+// error naming the tag).
 //
 // Values are byte-compatible with sessionx's go-redis store: the same key,
 // the same JSON, SET key value EX seconds. Options.EncryptionKeys seals

@@ -1,3 +1,5 @@
+//go:build !redisstore_noseal
+
 package redisstore
 
 import (
@@ -292,15 +294,6 @@ func (s *sealer) failed(reason error) error {
 	return reason
 }
 
-// redisKey is a Redis key: prefix + name.
-type redisKey struct{ prefix, name string }
-
-// arg is the key as a command's argument.
-func (k redisKey) arg() client.Arg { return client.Key(k.prefix, k.name) }
-
-// appendTo appends the key to b.
-func (k redisKey) appendTo(b []byte) []byte { return append(append(b, k.prefix...), k.name...) }
-
 // keyFormatKey follows Prefix in the name of the key that records the key
 // format of the prefix's sessions. It begins with a space, which no
 // session ID holds.
@@ -386,6 +379,43 @@ func (s *sealer) openValue(k redisKey, id string, v []byte, inPlace bool) ([]byt
 // EncryptionKeys.
 func (s *sealer) stale(v []byte) bool {
 	return s != nil && (len(v) < sealOverhead || v[0] != sealFormat || string(v[1:1+sealIDLen]) != string(s.keys[0].id[:]))
+}
+
+// indexCount is how many indexes a user has: one per key with HashKeys,
+// else one.
+func (s *sealer) indexCount() int {
+	if s == nil || !s.hashKeys {
+		return 1
+	}
+	return len(s.keys)
+}
+
+// indexName is what follows Prefix+"user " in the name of user's index
+// i: the user itself without HashKeys.
+func (s *sealer) indexName(user string, i int) string {
+	if s == nil || !s.hashKeys {
+		return user
+	}
+	return s.keys[i].indexName(user)
+}
+
+// member returns the member of the index ik, the index i of its user,
+// that names id: with HashKeys sealed by key i, else id itself.
+func (s *sealer) member(ik redisKey, i int, id string) client.Arg {
+	if s == nil || !s.hashKeys {
+		return client.Str(id)
+	}
+	return client.Bytes(s.keys[i].sealMember(ik, id))
+}
+
+// memberID returns the ID that m, a member of the index ik, names, and
+// false when it does not open.
+func (s *sealer) memberID(ik redisKey, m []byte) ([]byte, bool) {
+	if s == nil || !s.hashKeys {
+		return m, true
+	}
+	id, err := s.openMember(ik, m)
+	return id, err == nil
 }
 
 // unopenedValues is Stats.UnopenedValues.

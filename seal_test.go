@@ -1,3 +1,5 @@
+//go:build !redisstore_noseal
+
 package redisstore
 
 import (

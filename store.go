@@ -252,3 +252,12 @@ func checkID(id string) error {
 	}
 	return nil
 }
+
+// redisKey is a Redis key: prefix + name.
+type redisKey struct{ prefix, name string }
+
+// arg is the key as a command's argument.
+func (k redisKey) arg() client.Arg { return client.Key(k.prefix, k.name) }
+
+// appendTo appends the key to b.
+func (k redisKey) appendTo(b []byte) []byte { return append(append(b, k.prefix...), k.name...) }

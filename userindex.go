@@ -126,43 +126,26 @@ func (s *Store[S]) IndexSession(ctx context.Context, user, id, spare string, ttl
 	return ix.ids(b.Replies[0].Bulks, nil), nil
 }
 
-// userIndex is one of a user's indexes: its Redis key, and with HashKeys
-// the key that seals its members.
+// userIndex is one of a user's indexes: with HashKeys a user has one per
+// encryption key (see "Sealed values"). Entries are written in the
+// first key's, index 0, and read from all, so that a key rotation splits
+// no user's sessions from the rest.
 type userIndex struct {
-	key  redisKey
-	seal *sealKey // nil: members are the IDs themselves
-	s    *sealer
+	key redisKey
+	i   int     // which, for the sealer
+	s   *sealer // nil: members are the IDs themselves
 }
 
-// indexCount is how many indexes a user has: one, Prefix+"user "+user;
-// with HashKeys one per encryption key, named by an HMAC of the user
-// under it (see "Sealed values"). Entries are written in the first
-// key's, index 0, and read from all, so that a key rotation splits no
-// user's sessions from the rest.
-func (s *Store[S]) indexCount() int {
-	if s.seal == nil || !s.seal.hashKeys {
-		return 1
-	}
-	return len(s.seal.keys)
-}
+// indexCount is how many indexes a user has.
+func (s *Store[S]) indexCount() int { return s.seal.indexCount() }
 
 // index returns user's index i (see indexCount).
 func (s *Store[S]) index(user string, i int) userIndex {
-	prefix := s.cfg.Prefix + indexKey
-	if s.seal == nil || !s.seal.hashKeys {
-		return userIndex{key: redisKey{prefix, user}}
-	}
-	k := s.seal.keys[i]
-	return userIndex{key: redisKey{prefix, k.indexName(user)}, seal: k, s: s.seal}
+	return userIndex{key: redisKey{s.cfg.Prefix + indexKey, s.seal.indexName(user, i)}, i: i, s: s.seal}
 }
 
 // member returns the member of ix that names id, as an argument.
-func (ix userIndex) member(id string) client.Arg {
-	if ix.seal == nil {
-		return client.Str(id)
-	}
-	return client.Bytes(ix.seal.sealMember(ix.key, id))
-}
+func (ix userIndex) member(id string) client.Arg { return ix.s.member(ix.key, ix.i, id) }
 
 // ids returns the session IDs that members of ix name, but those in seen
 // (nil: none), which it adds to seen. Members that are no session ID, or
@@ -170,13 +153,8 @@ func (ix userIndex) member(id string) client.Arg {
 func (ix userIndex) ids(members [][]byte, seen map[string]bool) []string {
 	ids := make([]string, 0, len(members))
 	for _, m := range members {
-		if ix.seal != nil {
-			var err error
-			if m, err = ix.s.openMember(ix.key, m); err != nil {
-				continue
-			}
-		}
-		if id := string(m); checkID(id) == nil && !seen[id] {
+		m, ok := ix.s.memberID(ix.key, m)
+		if id := string(m); ok && checkID(id) == nil && !seen[id] {
 			ids = append(ids, id)
 			if seen != nil {
 				seen[id] = true

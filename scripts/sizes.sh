@@ -9,7 +9,8 @@
 #     against nostorejson (the same handler as redisstore, keeping its
 #     sessions in a map as encoding/json output, so decoding too).
 # The rows "<server> single" are that server built with
-# -tags redisstore_nosentinel,redisstore_nocluster (single-server routing).
+# -tags redisstore_nosentinel,redisstore_nocluster (single-server routing),
+# the rows "<server> noseal" with -tags redisstore_noseal (no sealed values).
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
 tmp=$(mktemp -d)
@@ -27,9 +28,11 @@ done
 for s in redisstore stack; do
 	go build -trimpath -tags redisstore_nosentinel,redisstore_nocluster -ldflags='-s -w' -o "$tmp/$s-single" "./cmd/sizes/$s"
 	size["$s single"]=$(stat -c %s "$tmp/$s-single")
+	go build -trimpath -tags redisstore_noseal -ldflags='-s -w' -o "$tmp/$s-noseal" "./cmd/sizes/$s"
+	size["$s noseal"]=$(stat -c %s "$tmp/$s-noseal")
 done
-servers+=("redisstore single" "stack single")
-store_only+="redisstore single "
+servers+=("redisstore single" "stack single" "redisstore noseal" "stack noseal")
+store_only+="redisstore single redisstore noseal "
 kb() { awk -v d="$1" 'BEGIN { printf "%+.1f KB", d / 1000 }'; }
 
 echo "## Binary size of a net/http server per session stack (-trimpath -ldflags='-s -w')"
