@@ -50,7 +50,7 @@ echo "## The store alone adds to a net/http + encoding/json server"
 echo
 echo "| server | bytes | over nethttpjson | over nostorejson |"
 echo "| --- | ---: | ---: | ---: |"
-for s in nethttpjson nostorejson redisstore "redisstore single"; do
+for s in nethttpjson nostorejson redisstore "redisstore single" "redisstore noseal"; do
 	b=${size[$s]}
 	echo "| $s | $b | $(kb $((b - size[nethttpjson]))) | $(kb $((b - size[nostorejson]))) |"
 done
