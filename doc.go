@@ -1,17 +1,19 @@
 // Package redisstore is a Redis session store for sessionx-style session
 // managers with no dependency beyond the standard library.
 //
-// A Store persists sessions as JSON under Prefix+ID with a TTL that Redis
-// enforces, so many application servers share sessions, sessions outlive a
-// restart and Redis expires them on its own. It uses only HELLO/AUTH,
-// SELECT, SET with EX/PX, GET, DEL and PING, plus what Sentinel and Cluster
-// routing need.
+// A Store persists sessions as JSON (sealed when Options.EncryptionKeys
+// asks) under Prefix+ID with a TTL that Redis enforces, so many
+// application servers share sessions, sessions outlive a restart and
+// Redis expires them on its own. It uses only HELLO/AUTH, SELECT, SET
+// with EX/PX (and SET ... GET, SET ... NX), GET, PTTL, DEL, PING, two
+// scripts (EVALSHA/EVAL: conditional saves and the user index) with
+// ZRANGE and ZREM, plus what Sentinel and Cluster routing need.
 //
 // Data flows down through small packages, each with one job:
 //
 //	session            the session manager: cookies, IDs, rotation, middleware
 //	   |               (it sees only the Store interfaces)
-//	redisstore         Store: sessions as JSON under Prefix+ID, Options, errors
+//	redisstore         Store: sessions as JSON (sealed when asked) under Prefix+ID, Options, errors
 //	   |
 //	internal/client    the Redis client: dial, handshake, pipelining, batches,
 //	   |               scripts, single / Sentinel / Cluster routing, retries

@@ -33,16 +33,18 @@ var (
 	// Options.EncryptionKeys.
 	ErrUnknownKey = errors.New("redisstore: value sealed by a key not in EncryptionKeys")
 	// ErrTampered reports a value whose key is known but which does not
-	// open: it was edited, truncated, or copied from another Redis key.
+	// open: it was edited, cut short, or copied from another Redis key.
 	ErrTampered = errors.New("redisstore: sealed value does not open (edited, truncated or moved)")
-	// ErrSealFormat reports a value that looks sealed but is too short to
-	// be, or in a format this version does not know.
+	// ErrSealFormat reports a value that starts with the format byte
+	// (0x01) but is shorter than an envelope (49 bytes) or, in a user
+	// index, than a sealed entry.
 	ErrSealFormat = errors.New("redisstore: sealed value of an unknown format")
 )
 
-// ErrHashKeysMismatch is returned by New when another store on the same
-// Redis and Prefix uses the other key format (Options.HashKeys on in one
-// and off in the other): each would miss the other's sessions.
+// ErrHashKeysMismatch is returned by New with EncryptionKeys when a
+// sealing store of the other key format (Options.HashKeys on in one and
+// off in the other) recorded it on the same Redis and Prefix: each would
+// miss the other's sessions.
 var ErrHashKeysMismatch = errors.New("redisstore: another store on this prefix hashes its keys differently (Options.HashKeys)")
 
 // ErrInvalidID is returned, before any network I/O, for an ID that is empty,
@@ -65,10 +67,12 @@ var ErrTooManyRedirects = client.ErrTooManyRedirects
 // Stats describes a Store's activity since New: Pool holds the connection
 // pool's counters summed over every server; Commands counts the commands
 // run (each retry once); Retries the commands sent again on a new
-// connection after a pooled one turned out dead; Errors the failed
-// commands by kind (a Redis error kind such as "OOM" or "READONLY",
-// "timeout", "canceled", "pool timeout", "protocol", "network" or
-// "closed").
+// connection after a pooled one turned out dead; HealthChecks the PINGs
+// of idle connections; DialsRefused the calls failed at once during a
+// server's dial backoff; UnopenedValues the reads of sealed values that
+// did not open; Errors the failed commands by kind (a Redis error kind
+// such as "OOM" or "READONLY", "timeout", "canceled", "pool timeout",
+// "protocol", "network" or "closed").
 type Stats = client.Stats
 
 // notFoundError is the type of ErrSessionNotFound; it matches

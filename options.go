@@ -106,8 +106,9 @@ type Options struct {
 	// ClientName is sent with HELLO ... SETNAME (RESP3 only). Zero: none.
 	ClientName string
 	// Logger receives what an operator must see: dial failures, reconnects,
-	// retries, failovers. A *slog.Logger fits (slog.Default(), say). Zero:
-	// silent.
+	// retries, failovers, a server refusing scripts, sealed values that do
+	// not open (at most once a minute). A *slog.Logger fits
+	// (slog.Default(), say). Zero: silent.
 	Logger Logger
 
 	// SentinelAddrs are the host:port addresses of the sentinels of a Redis
@@ -133,8 +134,9 @@ type Options struct {
 	// code), no two alike. The first seals every value written, with
 	// AES-256-GCM under a subkey of its own, bound to its Redis key; each
 	// of them opens values. To rotate keys, add a new one last in every
-	// process, then move it first, and drop the old one once TTL has
-	// passed (see the README). A value that does not open is
+	// process, then move it first, and drop the old one once every process
+	// has sealed with the new one for a session's lifetime plus a minute
+	// (see the README). A value that does not open is
 	// ErrInvalidSession wrapping ErrNotSealed, ErrUnknownKey, ErrTampered
 	// or ErrSealFormat. Zero: values are plain JSON, byte-compatible with
 	// sessionx's store.

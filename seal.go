@@ -43,6 +43,12 @@ import (
 // truncated, copied under another key or sealed by a key not in the
 // list does not open.
 //
+// The labels, part of the format: HKDF-Extract's salt is "redisstore
+// sealed values"; HKDF-Expand's info is "key id" for the key's ID,
+// "value v1" followed by the salt for a value's subkey, "index member
+// mac" and "index member enc" for the keys of index members, and "index
+// name mac" for the key of index names.
+//
 // Rotation markers are sealed like sessions: they name the new ID. A
 // conditional write compares the envelopes, which stay the version.
 //

@@ -15,7 +15,8 @@ import (
 // MaxIDLength is the longest session ID Load, Save and Delete accept.
 const MaxIDLength = 256
 
-// Store persists sessions of type S as JSON under Prefix+ID with a TTL.
+// Store persists sessions of type S as JSON under Prefix+ID with a TTL
+// (sealed, and under hashed keys, when Options asks).
 // It is safe for concurrent use. A Store[json.RawMessage] stores values
 // that are already JSON as they are (after checking them with json.Valid)
 // and loads them without decoding. Its method set meets sessionx's Store
@@ -85,8 +86,9 @@ func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S
 }
 
 // Load returns the session stored under id, ErrSessionNotFound when there is
-// none, or ErrInvalidSession when the stored value is not JSON of S or the
-// key holds another Redis type (a WRONGTYPE reply, which it wraps).
+// none, or ErrInvalidSession when the stored value is not JSON of S, does
+// not open (with EncryptionKeys), or the key holds another Redis type (a
+// WRONGTYPE reply, which it wraps).
 func (s *Store[S]) Load(id string) (*S, error) {
 	return s.LoadContext(context.Background(), id)
 }

@@ -45,7 +45,9 @@ type VersionedStore interface {
 	// returned Stored has the new Version.
 	SaveVersion(ctx context.Context, id string, value, version []byte, ttl time.Duration, keepTTL bool) (Stored, bool, error)
 	// TouchVersion sets id's TTL to ttl (zero: the store's own) if id
-	// still holds version, without writing the value.
+	// still holds version, without writing the value; or, if the store
+	// must write it again (the same content, sealed anew), it does, and
+	// the returned Stored has the new Version.
 	TouchVersion(ctx context.Context, id string, version []byte, ttl time.Duration) (Stored, bool, error)
 	// Retire replaces the session under id, if id still holds version,
 	// with marker, kept for ttl; with a nil version, only if id holds
