@@ -179,16 +179,8 @@ func (s *Store[S]) TouchVersion(ctx context.Context, id string, version []byte, 
 	}
 	rk := s.key(id)
 	if s.seal.stale(version) {
-		if plain, err := s.seal.openValue(rk, id, version, false); err == nil && !isMarker(plain) {
-			resealed, err := s.seal.sealValue(rk, plain)
-			if err != nil {
-				return session.Stored{}, false, err
-			}
-			st, ok, err := s.cas(ctx, id, rk, resealed, version, ttl, false)
-			if ok {
-				st = session.Stored{Value: plain, Version: resealed}
-			}
-			return st, ok, err
+		if plain, err := s.seal.openValue(rk, id, version, false); err == nil && len(plain) > 0 && !isMarker(plain) {
+			return s.SaveVersion(ctx, id, plain, version, ttl, false)
 		}
 	}
 	return s.cas(ctx, id, rk, nil, version, ttl, false)
