@@ -211,7 +211,10 @@ func (s *Store[S]) IndexedSessions(ctx context.Context, user string, max int) ([
 		return nil, nil
 	}
 	var ids []string
-	seen := make(map[string]bool)
+	var seen map[string]bool // with more than one index, an ID may be in two
+	if s.indexCount() > 1 {
+		seen = make(map[string]bool)
+	}
 	for i := range s.indexCount() {
 		ix := s.index(user, i)
 		var b client.Batch
