@@ -1,0 +1,36 @@
+package e2e
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/internal/redisserver"
+)
+
+// Every stack serves the load with every answer as its session's history
+// implies: no write lost, no session lost, no stale read, on a real
+// redis-server.
+func TestEveryStackServesTheLoad(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	for _, st := range Stacks() {
+		t.Run(st.Name, func(t *testing.T) {
+			h, release, err := st.Open(srv.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			ts := httptest.NewServer(h)
+			defer ts.Close()
+			l := Load{Users: 20, Clients: 4, Reads: 0.5, Duration: 300 * time.Millisecond}
+			res, err := Run(context.Background(), ts.URL, l, st.Name != "ceiling (no sessions)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Failures > 0 || res.Requests < l.Users {
+				t.Errorf("%d requests, %d failed (first: %s)", res.Requests, res.Failures, res.First)
+			}
+		})
+	}
+}

@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Load is a closed-loop load: Clients goroutines each send a request,
+// wait for its answer and send the next. Each of Users sessions has a
+// cookie jar of its own (net/http/cookiejar, which honours the cookies'
+// attributes) and belongs to one client, which takes its sessions in
+// turn, so that a session's requests never overlap and the answer each
+// one must give is known.
+type Load struct {
+	Users    int           // sessions (200)
+	Clients  int           // concurrent requests (32)
+	Reads    float64       // share of GET /read; the rest are POST /incr (0.9)
+	Duration time.Duration // how long to send requests, after every session logged in
+}
+
+// Result is what a Load measured.
+type Result struct {
+	Requests   int             // answered, failed or not
+	Failures   int             // a transport error, a status other than 200, or not the expected body
+	First      string          // the first failure
+	Elapsed    time.Duration   // from the first request to the last answer
+	Latencies  []time.Duration // of every request, sorted
+	SetCookies int             // answers that set a cookie
+}
+
+// PerSecond is the requests answered per second.
+func (r Result) PerSecond() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+
+// Percentile is the latency under which a share p (0.5, 0.99) of the
+// requests were answered.
+func (r Result) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	return r.Latencies[min(int(p*float64(len(r.Latencies))), len(r.Latencies)-1)]
+}
+
+// user is one session of the load: its client and what its next answer
+// must say.
+type user struct {
+	name   string
+	client *http.Client
+	n      int
+}
+
+// Run logs every user in at base (not measured), then sends l's requests
+// for l.Duration. With check, each answer must be the one the session's
+// history implies (a lost write, a lost session or a stale read fails);
+// a stack without sessions is run without.
+func Run(ctx context.Context, base string, l Load, check bool) (Result, error) {
+	transport := &http.Transport{MaxIdleConnsPerHost: l.Clients, MaxConnsPerHost: l.Clients}
+	defer transport.CloseIdleConnections()
+	users := make([]*user, l.Users)
+	for i := range users {
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			return Result{}, err
+		}
+		users[i] = &user{name: "u" + itoa(i), client: &http.Client{Transport: transport, Jar: jar}}
+	}
+	var (
+		mu  sync.Mutex
+		res Result
+	)
+	record := func(lat time.Duration, setCookie bool, failure string) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Requests++
+		res.Latencies = append(res.Latencies, lat)
+		if setCookie {
+			res.SetCookies++
+		}
+		if failure != "" {
+			res.Failures++
+			if res.First == "" {
+				res.First = failure
+			}
+		}
+	}
+	for _, u := range users {
+		if _, _, failure := u.do(ctx, base, "POST", "/login?user="+u.name, check); failure != "" {
+			return Result{}, fmt.Errorf("e2e: login of %s: %s", u.name, failure)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, l.Duration)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range l.Clients {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(c), 1))
+			var own []*user // users c, c+Clients, ...: no other client sends their requests
+			for i := c; i < len(users); i += l.Clients {
+				own = append(own, users[i])
+			}
+			for i := 0; ctx.Err() == nil && len(own) > 0; i++ {
+				u := own[i%len(own)]
+				method, path := "POST", "/incr"
+				if rng.Float64() < l.Reads {
+					method, path = "GET", "/read"
+				}
+				t := time.Now()
+				setCookie, done, failure := u.do(ctx, base, method, path, check)
+				if done {
+					record(time.Since(t), setCookie, failure)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	slices.Sort(res.Latencies)
+	return res, nil
+}
+
+// do sends one request of u and checks its answer: whether it set a
+// cookie, whether it was answered before ctx ended, and what failed ("":
+// nothing).
+func (u *user) do(ctx context.Context, base, method, path string, check bool) (setCookie, done bool, failure string) {
+	req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+	if err != nil {
+		return false, true, err.Error()
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, false, "" // the load ended
+		}
+		return false, true, err.Error()
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	setCookie = len(resp.Header.Values("Set-Cookie")) > 0
+	switch {
+	case err != nil:
+		return setCookie, true, err.Error()
+	case resp.StatusCode != http.StatusOK:
+		return setCookie, true, fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	switch {
+	case strings.HasPrefix(path, "/login"):
+		u.n = 0
+	case path == "/incr":
+		u.n++
+	}
+	if want := fmt.Sprintf("user=%s n=%d", u.name, u.n); check && string(body) != want {
+		return setCookie, true, fmt.Sprintf("%s %s of %s: %q, want %q", method, path, u.name, body, want)
+	}
+	return setCookie, true, ""
+}
