@@ -17,8 +17,14 @@
 #   BENCH_PIN    the CPU to pin to (default 1)
 #   BENCH_OUT    directory for the raw results (default: a new temp directory)
 #   BENCH_SKIP_SIZES=1  skips the binary sizes
+#
+# `bash scripts/bench.sh e2e` runs the end-to-end comparison of whole
+# session stacks instead (scripts/bench-e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = e2e ]; then
+	exec bash scripts/bench-e2e.sh # the whole stacks, end to end
+fi
 count=${BENCH_COUNT:-10}
 benchtime=${BENCH_TIME:-1s}
 pin=${BENCH_PIN:-1}

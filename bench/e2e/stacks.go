@@ -10,8 +10,9 @@ import (
 	scsredis "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/boj/redistore"
-	"github.com/gomodule/redigo/redis"
+	redigo "github.com/gomodule/redigo/redis"
 	"github.com/gorilla/sessions"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionx-redis/redisstore"
 	"github.com/sessionx-redis/redisstore/bench/goredisstore"
@@ -31,6 +32,11 @@ type Stack struct {
 	// Open returns the stack's handler on the Redis at addr, and what
 	// releases its connections.
 	Open func(addr string) (http.Handler, func(), error)
+	// OpenSentinel is Open on the master that the sentinels at addrs
+	// monitor as name. A library without Sentinel support connects to
+	// master, the master's address at the start, as its README shows.
+	// Nil for the ceiling.
+	OpenSentinel func(addrs []string, name, master string) (http.Handler, func(), error)
 }
 
 // secret is every stack's cookie key.
@@ -41,15 +47,32 @@ var secret = []byte("e2e-comparison-key-of-32-bytes!!")
 // is large enough to stop its connection churn.
 func Stacks() []Stack {
 	return []Stack{
-		{"ceiling (no sessions)", openCeiling},
-		{"redisstore", openRedisstore},
-		{"sessionx design on go-redis", openGoRedis},
-		{"scs", func(addr string) (http.Handler, func(), error) { return openSCS(addr, 10, 0) }},
-		{"scs, IdleTimeout 30m", func(addr string) (http.Handler, func(), error) { return openSCS(addr, 10, 30*time.Minute) }},
-		{"scs, pool 64", func(addr string) (http.Handler, func(), error) { return openSCS(addr, 64, 0) }},
-		{"gorilla + redistore", func(addr string) (http.Handler, func(), error) { return openGorilla(addr, 10) }},
-		{"gorilla + redistore, pool 64", func(addr string) (http.Handler, func(), error) { return openGorilla(addr, 64) }},
+		{Name: "ceiling (no sessions)", Open: openCeiling},
+		{Name: "redisstore",
+			Open: func(addr string) (http.Handler, func(), error) { return openRedisstore(redisstore.Options{Addr: addr}) },
+			OpenSentinel: func(addrs []string, name, _ string) (http.Handler, func(), error) {
+				return openRedisstore(redisstore.Options{SentinelAddrs: addrs, MasterName: name})
+			}},
+		{Name: "sessionx design on go-redis",
+			Open: func(addr string) (http.Handler, func(), error) {
+				return openGoRedis(redis.NewClient(&redis.Options{Addr: addr}))
+			},
+			OpenSentinel: func(addrs []string, name, _ string) (http.Handler, func(), error) {
+				return openGoRedis(redis.NewFailoverClient(&redis.FailoverOptions{MasterName: name, SentinelAddrs: addrs}))
+			}},
+		peer("scs", func(addr string) (http.Handler, func(), error) { return openSCS(addr, 10, 0) }),
+		peer("scs, IdleTimeout 30m", func(addr string) (http.Handler, func(), error) { return openSCS(addr, 10, 30*time.Minute) }),
+		peer("scs, pool 64", func(addr string) (http.Handler, func(), error) { return openSCS(addr, 64, 0) }),
+		peer("gorilla + redistore", func(addr string) (http.Handler, func(), error) { return openGorilla(addr, 10) }),
+		peer("gorilla + redistore, pool 64", func(addr string) (http.Handler, func(), error) { return openGorilla(addr, 64) }),
 	}
+}
+
+// peer is a stack whose library has no Sentinel support: under Sentinel
+// it connects to the master it is given.
+func peer(name string, open func(addr string) (http.Handler, func(), error)) Stack {
+	return Stack{Name: name, Open: open,
+		OpenSentinel: func(_ []string, _, master string) (http.Handler, func(), error) { return open(master) }}
 }
 
 // answer writes the routes' answer.
@@ -82,8 +105,8 @@ func managerHandler(m *session.Manager) http.Handler {
 	}))
 }
 
-func openRedisstore(addr string) (http.Handler, func(), error) {
-	store, err := redisstore.NewRedisStore(redisstore.Options{Addr: addr})
+func openRedisstore(opts redisstore.Options) (http.Handler, func(), error) {
+	store, err := redisstore.NewRedisStore(opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -107,9 +130,10 @@ func (x sessionxStore) Save(sess *session.Session) error {
 }
 func (x sessionxStore) Delete(id string) error { return x.s.Delete(context.Background(), id) }
 
-func openGoRedis(addr string) (http.Handler, func(), error) {
-	store, err := goredisstore.New(context.Background(), addr)
+func openGoRedis(c *redis.Client) (http.Handler, func(), error) {
+	store, err := goredisstore.NewWithClient(context.Background(), c)
 	if err != nil {
+		c.Close()
 		return nil, nil, err
 	}
 	m, err := session.NewManager(session.DevConfig(secret, session.WithStore(sessionxStore{store})))
@@ -123,9 +147,9 @@ func openGoRedis(addr string) (http.Handler, func(), error) {
 // openSCS is scs with its redisstore on a redigo pool as its README
 // shows it (MaxIdle 10), or of maxIdle connections.
 func openSCS(addr string, maxIdle int, idle time.Duration) (http.Handler, func(), error) {
-	pool := &redis.Pool{
+	pool := &redigo.Pool{
 		MaxIdle: maxIdle,
-		Dial:    func() (redis.Conn, error) { return redis.Dial("tcp", addr) },
+		Dial:    func() (redigo.Conn, error) { return redigo.Dial("tcp", addr) },
 	}
 	sm := scs.New()
 	sm.Store = scsredis.New(pool)
