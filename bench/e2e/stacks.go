@@ -184,7 +184,7 @@ func openGorilla(addr string, size int) (http.Handler, func(), error) {
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, err := store.Get(r, "session")
-		if err != nil && sess == nil {
+		if err != nil { // as gorilla/sessions' README has it
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
