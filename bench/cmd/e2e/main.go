@@ -20,6 +20,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -58,14 +59,14 @@ func main() {
 		log.Fatal(err)
 	}
 	l := e2e.Load{Users: *users, Clients: *clients, Reads: *reads, Duration: *duration}
-	if err := compare(l, *rounds, *delay, filter); err != nil {
+	if err := compare(os.Stdout, l, *rounds, *delay, filter); err != nil {
 		log.Fatal(err)
 	}
 }
 
 // compare runs every stack matching filter for rounds interleaved rounds
-// and prints the table.
-func compare(l e2e.Load, rounds int, delay time.Duration, filter *regexp.Regexp) error {
+// and writes the table to w.
+func compare(w io.Writer, l e2e.Load, rounds int, delay time.Duration, filter *regexp.Regexp) error {
 	redisAddr, stop, err := startRedis()
 	if err != nil {
 		return err
@@ -101,9 +102,9 @@ func compare(l e2e.Load, rounds int, delay time.Duration, filter *regexp.Regexp)
 			totals[i].Add(m)
 		}
 	}
-	fmt.Printf("Load: %d sessions, %d concurrent clients, %.0f%% reads, %v per stack and round, %d rounds; Redis delay %v each way; GOMAXPROCS %d, %s\n\n",
+	fmt.Fprintf(w, "Load: %d sessions, %d concurrent clients, %.0f%% reads, %v per stack and round, %d rounds; Redis delay %v each way; GOMAXPROCS %d, %s\n\n",
 		l.Users, l.Clients, 100*l.Reads, l.Duration, rounds, delay, runtime.GOMAXPROCS(0), time.Now().Format("2006-01-02"))
-	fmt.Print(e2e.Table(stacks, totals))
+	fmt.Fprint(w, e2e.Table(stacks, totals))
 	return nil
 }
 
