@@ -23,13 +23,13 @@ func TestEveryStackServesTheLoad(t *testing.T) {
 			defer release()
 			ts := httptest.NewServer(h)
 			defer ts.Close()
-			l := Load{Users: 20, Clients: 4, Reads: 0.5, Duration: 300 * time.Millisecond}
-			res, err := Run(context.Background(), ts.URL, l, st.Name != "ceiling (no sessions)")
+			l := Load{Users: 20, Clients: 4, Reads: 0.5, Logins: 0.1, Duration: 300 * time.Millisecond}
+			res, err := Run(context.Background(), ts.URL, l, st.Name != "ceiling (no sessions)", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Failures > 0 || res.Requests < l.Users {
-				t.Errorf("%d requests, %d failed (first: %s)", res.Requests, res.Failures, res.First)
+			if res.Failures > 0 || res.Requests < l.Users || res.LostUsers > 0 || res.Unreached > 0 {
+				t.Errorf("%d requests, %d failed (first: %s), %d users lost, %d unreached", res.Requests, res.Failures, res.First, res.LostUsers, res.Unreached)
 			}
 		})
 	}

@@ -15,9 +15,10 @@ import (
 // Sentinel group (a master, a replica, three sentinels; down-after 1 s)
 // under the comparison's load, with the master killed (kill -9) 3 s into
 // the load, which runs 12 s. It reports the failed requests, the longest
-// time without a successful answer, the users whose session was gone,
-// and the connections the promoted replica accepted; and prints them as
-// a markdown row. Taking longer than -benchtime, it runs once:
+// time without a successful answer, the users whose session was gone and
+// those whose session could not be read after the load, and the
+// connections the promoted replica accepted; and prints them as a
+// markdown row. Taking longer than -benchtime, it runs once:
 //
 //	go test -run '^$' -bench Failover ./e2e
 func BenchmarkFailover(b *testing.B) {
@@ -43,7 +44,7 @@ func BenchmarkFailover(b *testing.B) {
 			var runErr error
 			go func() {
 				defer close(done)
-				res, runErr = Run(context.Background(), ts.URL, l, true)
+				res, runErr = Run(context.Background(), ts.URL, l, true, nil)
 			}()
 			time.Sleep(3 * time.Second)
 			g.Master.Kill(b)
@@ -55,9 +56,10 @@ func BenchmarkFailover(b *testing.B) {
 			b.ReportMetric(float64(res.Failures), "errors")
 			b.ReportMetric(res.LongestGap.Seconds(), "longest-gap-s")
 			b.ReportMetric(float64(res.LostUsers), "users-lost")
+			b.ReportMetric(float64(res.Unreached), "users-unreached")
 			b.ReportMetric(float64(conns), "new-master-conns")
-			fmt.Printf("| %s | %d | %d | %v | %d | %d |\n", st.Name, res.Requests, res.Failures,
-				res.LongestGap.Round(10*time.Millisecond), res.LostUsers, conns)
+			fmt.Printf("| %s | %d | %d | %v | %d | %d | %d |\n", st.Name, res.Requests, res.Failures,
+				res.LongestGap.Round(10*time.Millisecond), res.LostUsers, res.Unreached, conns)
 		})
 	}
 }

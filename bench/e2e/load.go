@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
@@ -22,24 +23,26 @@ import (
 type Load struct {
 	Users    int           // sessions (200)
 	Clients  int           // concurrent requests (32)
-	Reads    float64       // share of GET /read; the rest are POST /incr (0.9)
+	Reads    float64       // share of GET /read (0.9)
+	Logins   float64       // share of POST /login, a new ID for a logged-in session (0); the rest are POST /incr
 	Duration time.Duration // how long to send requests, after every session logged in
 }
 
 // Result is what a Load measured.
 type Result struct {
 	Requests   int             // answered, failed or not
-	Failures   int             // a transport error, a status other than 200, or not the expected body
+	Failures   int             // a transport error, a status other than 200, or not the expected body (a lost write once)
 	First      string          // the first failure
 	Elapsed    time.Duration   // from the first request to the last answer
 	Latencies  []time.Duration // of every request, sorted
 	SetCookies int             // answers that set a cookie
-	LostUsers  int             // users whose session was gone (an answer naming no user or another)
+	LostUsers  int             // users whose session was gone: an answer, or the check after the load, named no user or another
+	Unreached  int             // users whose session the check after the load could not read (an error)
 	LongestGap time.Duration   // the longest time without a successful answer
 }
 
-// PerSecond is the requests answered per second.
-func (r Result) PerSecond() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+// PerSecond is the requests answered successfully per second.
+func (r Result) PerSecond() float64 { return float64(r.Requests-r.Failures) / r.Elapsed.Seconds() }
 
 // Percentile is the latency under which a share p (0.5, 0.99) of the
 // requests were answered.
@@ -47,7 +50,8 @@ func (r Result) Percentile(p float64) time.Duration {
 	if len(r.Latencies) == 0 {
 		return 0
 	}
-	return r.Latencies[min(int(p*float64(len(r.Latencies))), len(r.Latencies)-1)]
+	i := int(math.Ceil(p*float64(len(r.Latencies)))) - 1
+	return r.Latencies[max(0, min(i, len(r.Latencies)-1))]
 }
 
 // user is one session of the load: its client and what its next answer
@@ -59,11 +63,14 @@ type user struct {
 	unsure int // failed /incr requests since the last answer: each may have been made
 }
 
-// Run logs every user in at base (not measured), then sends l's requests
-// for l.Duration. With check, each answer must be the one the session's
-// history implies (a lost write, a lost session or a stale read fails);
-// a stack without sessions is run without.
-func Run(ctx context.Context, base string, l Load, check bool) (Result, error) {
+// Run logs every user in at base (not measured), calls ready (if not nil:
+// where a caller reads its counters), sends l's requests for l.Duration,
+// then reads every session once more (not measured either) to find those
+// that are gone. With check, each answer must be the one the session's
+// history implies (a lost write, a lost session or a stale read fails,
+// and a login must change the session's cookie); a stack without
+// sessions is run without.
+func Run(ctx context.Context, base string, l Load, check bool, ready func() error) (Result, error) {
 	transport := &http.Transport{MaxIdleConnsPerHost: l.Clients, MaxConnsPerHost: l.Clients}
 	defer transport.CloseIdleConnections()
 	users := make([]*user, l.Users)
@@ -107,8 +114,13 @@ func Run(ctx context.Context, base string, l Load, check bool) (Result, error) {
 			return Result{}, fmt.Errorf("e2e: login of %s: %s", u.name, failure)
 		}
 	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			return Result{}, err
+		}
+	}
 
-	ctx, cancel := context.WithTimeout(ctx, l.Duration)
+	load, cancel := context.WithTimeout(ctx, l.Duration)
 	defer cancel()
 	start := time.Now()
 	lastGood = start
@@ -120,13 +132,18 @@ func Run(ctx context.Context, base string, l Load, check bool) (Result, error) {
 			for i := c; i < len(users); i += l.Clients {
 				own = append(own, users[i])
 			}
-			for i := 0; ctx.Err() == nil && len(own) > 0; i++ {
+			for i := 0; load.Err() == nil && len(own) > 0; i++ {
 				u := own[i%len(own)]
 				method, path := "POST", "/incr"
-				if rng.Float64() < l.Reads {
+				switch x := rng.Float64(); {
+				case x < l.Reads:
 					method, path = "GET", "/read"
+				case x < l.Reads+l.Logins:
+					path = "/login?user=" + u.name
 				}
 				t := time.Now()
+				// Each request runs to its end (ctx, not load): a login cut
+				// short could leave the jar with the ID it replaced.
 				setCookie, done, failure, lostSession := u.do(ctx, base, method, path, check)
 				if done {
 					record(u, time.Since(t), setCookie, failure, lostSession)
@@ -137,6 +154,19 @@ func Run(ctx context.Context, base string, l Load, check bool) (Result, error) {
 	wg.Wait()
 	res.Elapsed = time.Since(start)
 	res.LongestGap = max(res.LongestGap, time.Since(lastGood))
+	if check {
+		for _, u := range users {
+			final, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, _, failure, gone := u.do(final, base, "GET", "/read", true)
+			cancel()
+			switch {
+			case gone:
+				lost[u] = true
+			case failure != "" && !strings.Contains(failure, "want n="):
+				res.Unreached++ // an error: the session could not be read
+			}
+		}
+	}
 	res.LostUsers = len(lost)
 	slices.Sort(res.Latencies)
 	return res, nil
@@ -159,6 +189,10 @@ func (u *user) do(ctx context.Context, base, method, path string, check bool) (s
 	if err != nil {
 		return false, true, err.Error(), false
 	}
+	var before []*http.Cookie
+	if check && strings.HasPrefix(path, "/login") {
+		before = u.client.Jar.Cookies(req.URL)
+	}
 	resp, err := u.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -171,6 +205,8 @@ func (u *user) do(ctx context.Context, base, method, path string, check bool) (s
 	resp.Body.Close()
 	setCookie = len(resp.Header.Values("Set-Cookie")) > 0
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return setCookie, false, "", false // the load ended
 	case err != nil:
 		u.failed(path)
 		return setCookie, true, err.Error(), false
@@ -197,7 +233,17 @@ func (u *user) do(ctx context.Context, base, method, path string, check bool) (s
 	}
 	u.unsure = 0
 	if n != u.n {
-		return setCookie, true, fmt.Sprintf("%s %s of %s: %q, want n=%d", method, path, u.name, body, u.n), false
+		want := u.n
+		u.n = n // one lost (or doubled) write is one failure
+		return setCookie, true, fmt.Sprintf("%s %s of %s: %q, want n=%d", method, path, u.name, body, want), false
+	}
+	if len(before) > 0 && sameCookies(before, u.client.Jar.Cookies(req.URL)) {
+		return setCookie, true, fmt.Sprintf("%s %s of %s: the session's cookie did not change", method, path, u.name), false
 	}
 	return setCookie, true, "", false
+}
+
+// sameCookies reports whether two lists of cookies from a jar are alike.
+func sameCookies(a, b []*http.Cookie) bool {
+	return slices.EqualFunc(a, b, func(x, y *http.Cookie) bool { return x.Name == y.Name && x.Value == y.Value })
 }

@@ -44,7 +44,8 @@ func main() {
 		duration = flag.Duration("duration", 5*time.Second, "load per stack and round")
 		users    = flag.Int("users", 200, "sessions, each with its own cookie jar")
 		clients  = flag.Int("clients", 32, "concurrent requests")
-		reads    = flag.Float64("reads", 0.9, "share of read-only requests (the rest increment a counter)")
+		reads    = flag.Float64("reads", 0.9, "share of read-only requests")
+		logins   = flag.Float64("logins", 0, "share of logins (a new ID for a logged-in session); the rest increment a counter")
 		delay    = flag.Duration("delay", 0, "one-way delay added between the stacks and Redis (0: none)")
 		only     = flag.String("stacks", "", "regexp of the stacks to run (empty: all)")
 		serve    = flag.String("serve", "", "internal: serve this stack")
@@ -58,7 +59,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	l := e2e.Load{Users: *users, Clients: *clients, Reads: *reads, Duration: *duration}
+	l := e2e.Load{Users: *users, Clients: *clients, Reads: *reads, Logins: *logins, Duration: *duration}
 	if err := compare(os.Stdout, l, *rounds, *delay, filter); err != nil {
 		log.Fatal(err)
 	}
@@ -102,8 +103,8 @@ func compare(w io.Writer, l e2e.Load, rounds int, delay time.Duration, filter *r
 			totals[i].Add(m)
 		}
 	}
-	fmt.Fprintf(w, "Load: %d sessions, %d concurrent clients, %.0f%% reads, %v per stack and round, %d rounds; Redis delay %v each way; GOMAXPROCS %d, %s\n\n",
-		l.Users, l.Clients, 100*l.Reads, l.Duration, rounds, delay, runtime.GOMAXPROCS(0), time.Now().Format("2006-01-02"))
+	fmt.Fprintf(w, "Load: %d sessions, %d concurrent clients, %.0f%% reads, %.0f%% logins, %v per stack and round, %d rounds; Redis delay %v each way; GOMAXPROCS %d, %s\n\n",
+		l.Users, l.Clients, 100*l.Reads, 100*l.Logins, l.Duration, rounds, delay, runtime.GOMAXPROCS(0), time.Now().Format("2006-01-02"))
 	fmt.Fprint(w, e2e.Table(stacks, totals))
 	return nil
 }
@@ -113,6 +114,7 @@ func measure(st e2e.Stack, redisAddr string, rc *redis.Client, l e2e.Load) (e2e.
 	ctx := context.Background()
 	cmd := exec.Command(os.Args[0], "-serve", st.Name, "-redis", redisAddr)
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no stack outlives the harness
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return e2e.Measure{}, err
@@ -130,15 +132,16 @@ func measure(st e2e.Stack, redisAddr string, rc *redis.Client, l e2e.Load) (e2e.
 		return e2e.Measure{}, fmt.Errorf("the stack's process said %q", line)
 	}
 	var m e2e.Measure
-	app0, err := e2e.ReadAppStats(ctx, statsAddr)
-	if err != nil {
-		return m, err
+	var app0 e2e.AppStats
+	var redis0 e2e.RedisStats
+	ready := func() (err error) { // after the logins: they are not measured
+		if app0, err = e2e.ReadAppStats(ctx, statsAddr); err != nil {
+			return err
+		}
+		redis0, err = e2e.ReadRedisStats(ctx, rc)
+		return err
 	}
-	redis0, err := e2e.ReadRedisStats(ctx, rc)
-	if err != nil {
-		return m, err
-	}
-	m.Result, err = e2e.Run(ctx, "http://"+appAddr, l, st.Name != e2e.Stacks()[0].Name)
+	m.Result, err = e2e.Run(ctx, "http://"+appAddr, l, st.Name != e2e.Stacks()[0].Name, ready)
 	if err != nil {
 		return m, err
 	}
