@@ -16,15 +16,8 @@ func TestEveryStackServesTheLoad(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Config{})
 	for _, st := range Stacks() {
 		t.Run(st.Name, func(t *testing.T) {
-			h, release, err := st.Open(srv.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer release()
-			ts := httptest.NewServer(h)
-			defer ts.Close()
 			l := Load{Users: 20, Clients: 4, Reads: 0.5, Logins: 0.1, Duration: 300 * time.Millisecond}
-			res, err := Run(context.Background(), ts.URL, l, st.Name != "ceiling (no sessions)", nil)
+			res, err := Run(context.Background(), serve(t, st, srv.Addr), l, !st.Stateless, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,4 +26,18 @@ func TestEveryStackServesTheLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serve serves st on the Redis at addr for the rest of t and returns its
+// URL.
+func serve(t *testing.T, st Stack, addr string) string {
+	t.Helper()
+	h, release, err := st.Open(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
 }

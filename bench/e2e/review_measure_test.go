@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -27,17 +26,11 @@ func TestReviewPerRequestColumnsIncludeTheLogins(t *testing.T) {
 			st = s
 		}
 	}
-	h, release, err := st.Open(srv.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	url := serve(t, st, srv.Addr)
 	ctx := context.Background()
 	var r0 RedisStats
 	ready := func() (err error) { r0, err = ReadRedisStats(ctx, rc); return err } // as cmd/e2e's measure does
-	res, err := Run(ctx, ts.URL, Load{Users: 200, Clients: 32, Reads: 0.9, Duration: 200 * time.Millisecond}, true, ready)
+	res, err := Run(ctx, url, Load{Users: 200, Clients: 32, Reads: 0.9, Duration: 200 * time.Millisecond}, true, ready)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func measure(st e2e.Stack, redisAddr string, rc *redis.Client, l e2e.Load) (e2e.
 		redis0, err = e2e.ReadRedisStats(ctx, rc)
 		return err
 	}
-	m.Result, err = e2e.Run(ctx, "http://"+appAddr, l, st.Name != e2e.Stacks()[0].Name, ready)
+	m.Result, err = e2e.Run(ctx, "http://"+appAddr, l, !st.Stateless, ready)
 	if err != nil {
 		return m, err
 	}
