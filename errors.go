@@ -75,6 +75,9 @@ var ErrTooManyRedirects = client.ErrTooManyRedirects
 // "protocol", "network" or "closed").
 type Stats = client.Stats
 
+// CacheStats describes the client-side cache (Options.CacheSize): Stats.Cache.
+type CacheStats = client.CacheStats
+
 // notFoundError is the type of ErrSessionNotFound; it matches
 // session.ErrNotFound too.
 type notFoundError struct{}

@@ -21,6 +21,11 @@ const (
 	DefaultReadTimeout  = client.DefaultReadTimeout
 	DefaultWriteTimeout = client.DefaultWriteTimeout
 	DefaultIdleTimeout  = 30 * time.Minute
+	// DefaultCacheTTL is CacheTTL's default.
+	DefaultCacheTTL = time.Minute
+	// cacheHealthCheckInterval is HealthCheckInterval's default with a
+	// CacheSize.
+	cacheHealthCheckInterval = time.Second
 )
 
 // Options configures a Store. The zero value connects to localhost:6379,
@@ -161,6 +166,25 @@ type Options struct {
 	// process at once. Needs EncryptionKeys, since a session's value holds
 	// its ID. Zero: Prefix+ID.
 	HashKeys bool
+
+	// CacheSize is how many bytes of session values (keys and bookkeeping
+	// included) the store keeps in the process, so that a Load whose
+	// session nothing changed since is answered without asking Redis (see
+	// "Client-side cache" in the README). Redis tells each connection when
+	// a key it read changes (CLIENT TRACKING, RESP3); the store's own
+	// writes update or drop what it keeps before they return. The least
+	// recently used values go first. Needs RESP3 (Protocol 2 is refused;
+	// a server without HELLO, or one that refuses CLIENT TRACKING, runs
+	// without the cache, which Logger is told once per server). With
+	// CacheSize, HealthCheckInterval's zero is 1s, so that a connection
+	// gone silent stops being trusted within HealthCheckInterval +
+	// ReadTimeout. Zero: no cache, and not a command nor an allocation is
+	// spent on one.
+	CacheSize int
+	// CacheTTL is the longest the cache serves a value without asking
+	// Redis, even while no invalidation came. Zero: 1 minute
+	// (DefaultCacheTTL). Needs CacheSize.
+	CacheTTL time.Duration
 }
 
 // String describes the options with the password redacted, so that logging
@@ -169,11 +193,13 @@ func (o Options) String() string {
 	return fmt.Sprintf("redisstore.Options{Addr:%s URL:%s Username:%s Password:%s DB:%d Prefix:%s TTL:%v TLS:%t"+
 		" PoolSize:%d MinIdle:%d MaxIdle:%d IdleTimeout:%v MaxLifetime:%v DialTimeout:%v ReadTimeout:%v"+
 		" WriteTimeout:%v PoolTimeout:%v HealthCheckInterval:%v Protocol:%d ClientName:%s SentinelAddrs:%v MasterName:%s"+
-		" SentinelUsername:%s SentinelPassword:%s ClusterAddrs:%v EncryptionKeys:%d keys ReadPlaintext:%t HashKeys:%t}",
+		" SentinelUsername:%s SentinelPassword:%s ClusterAddrs:%v EncryptionKeys:%d keys ReadPlaintext:%t HashKeys:%t"+
+		" CacheSize:%d CacheTTL:%v}",
 		o.Addr, redactURL(o.URL), o.Username, redacted(o.Password), o.DB, o.Prefix, o.TTL, o.TLSConfig != nil,
 		o.PoolSize, o.MinIdle, o.MaxIdle, o.IdleTimeout, o.MaxLifetime, o.DialTimeout, o.ReadTimeout,
 		o.WriteTimeout, o.PoolTimeout, o.HealthCheckInterval, o.Protocol, o.ClientName, o.SentinelAddrs, o.MasterName,
-		o.SentinelUsername, redacted(o.SentinelPassword), o.ClusterAddrs, len(o.EncryptionKeys), o.ReadPlaintext, o.HashKeys)
+		o.SentinelUsername, redacted(o.SentinelPassword), o.ClusterAddrs, len(o.EncryptionKeys), o.ReadPlaintext, o.HashKeys,
+		o.CacheSize, o.CacheTTL)
 }
 
 // GoString is String, so %#v redacts the password too.
@@ -257,6 +283,14 @@ func (c *config) validate() error {
 		return errors.New("redisstore: SentinelAddrs set without MasterName")
 	case len(c.SentinelAddrs) == 0 && (c.MasterName != "" || c.SentinelPassword != ""):
 		return errors.New("redisstore: MasterName or SentinelPassword set without SentinelAddrs")
+	case c.CacheSize < 0:
+		return fmt.Errorf("redisstore: negative CacheSize %d", c.CacheSize)
+	case c.CacheTTL < 0:
+		return fmt.Errorf("redisstore: negative CacheTTL %v", c.CacheTTL)
+	case c.CacheTTL > 0 && c.CacheSize == 0:
+		return errors.New("redisstore: CacheTTL set without CacheSize")
+	case c.CacheSize > 0 && c.Protocol == 2:
+		return errors.New("redisstore: CacheSize with Protocol 2: RESP2 cannot carry the invalidations the cache needs")
 	case len(c.ClusterAddrs) > 0 && c.DB != 0:
 		return fmt.Errorf("redisstore: DB %d with ClusterAddrs: a Redis Cluster has database 0 only", c.DB)
 	}
@@ -287,6 +321,14 @@ func (c *config) setDefaults() {
 		c.IdleTimeout = DefaultIdleTimeout
 	case c.IdleTimeout < 0:
 		c.IdleTimeout = 0 // the client's "never"
+	}
+	if c.CacheSize > 0 {
+		if c.CacheTTL == 0 {
+			c.CacheTTL = DefaultCacheTTL
+		}
+		if c.HealthCheckInterval == 0 {
+			c.HealthCheckInterval = cacheHealthCheckInterval
+		}
 	}
 	c.client = client.Config{
 		Network: c.network, Addr: c.Addr,

@@ -27,7 +27,8 @@ type Store[S any] struct {
 	codec codec[S]        // the session's JSON
 	ttl   atomic.Int64    // time.Duration of later Saves; SetTTL changes it
 	c     *client.Client
-	seal  *sealer // nil: values in plain JSON
+	seal  *sealer     // nil: values in plain JSON
+	cache *localCache // nil: no client-side cache
 
 	// What the server allows of casScript (see cas).
 	evalOnly    atomic.Bool  // EVALSHA refused, EVAL allowed
@@ -72,11 +73,19 @@ func newStore[S any](opts Options, id func(*S) string, codec codec[S]) (*Store[S
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(*cfg.client)
+	lc, err := newLocalCache(cfg.CacheSize, cfg.CacheTTL)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store[S]{cfg: cfg, id: id, codec: codec, c: c, seal: seal}
+	ccfg := *cfg.client
+	if lc != nil {
+		ccfg.Tracker = lc
+	}
+	c, err := client.New(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store[S]{cfg: cfg, id: id, codec: codec, c: c, seal: seal, cache: lc}
 	s.ttl.Store(int64(cfg.TTL))
 	if err := seal.checkKeyFormat(c, cfg.Prefix); err != nil {
 		c.Close()
@@ -113,12 +122,15 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
+	key := s.key(id)
+	if v, _, ok := s.cached(key); ok {
+		return s.decode(key, id, v)
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
-	key := s.key(id)
 	var b client.Batch
 	b.Idempotent = true
-	b.Add(client.ReplyBulk, "GET", key.arg())
+	s.addRead(&b, key)
 	b.Replies[0].Bulk = *bp
 	err := s.c.Do(ctx, &b)
 	r := &b.Replies[0]
@@ -131,7 +143,12 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	if r.Null {
 		return nil, ErrSessionNotFound
 	}
-	v, err := s.seal.openValue(key, id, r.Bulk, true)
+	return s.decode(key, id, r.Bulk)
+}
+
+// decode opens v, the value under key, the key of id, and decodes it.
+func (s *Store[S]) decode(key redisKey, id string, v []byte) (*S, error) {
+	v, err := s.seal.openValue(key, id, v, true)
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +191,7 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 	}
 	var b client.Batch
 	b.Idempotent = true
+	b.Hook = s.dropHook(key)
 	if ttl%time.Second == 0 {
 		b.Add(client.ReplyOK, "SET", key.arg(), client.Bytes(value), client.Str("EX"), client.Int(int64(ttl/time.Second)))
 	} else {
@@ -187,9 +205,11 @@ func (s *Store[S]) DeleteContext(ctx context.Context, id string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
+	key := s.key(id)
 	var b client.Batch
 	b.Idempotent = true
-	b.Add(client.ReplyInt, "DEL", s.key(id).arg())
+	b.Hook = s.dropHook(key)
+	b.Add(client.ReplyInt, "DEL", key.arg())
 	return s.c.Do(ctx, &b)
 }
 
@@ -215,6 +235,9 @@ func (s *Store[S]) Close() error { return s.c.Close() }
 func (s *Store[S]) Stats() Stats {
 	st := s.c.Stats()
 	st.UnopenedValues = s.seal.unopenedValues()
+	if s.cache != nil {
+		st.Cache = s.cache.Stats()
+	}
 	return st
 }
 
@@ -263,3 +286,36 @@ func (k redisKey) arg() client.Arg { return client.Key(k.prefix, k.name) }
 
 // appendTo appends the key to b.
 func (k redisKey) appendTo(b []byte) []byte { return append(append(b, k.prefix...), k.name...) }
+
+// The client-side cache's part in reads and writes; each does nothing
+// without a cache.
+
+// cached returns the value under key and what remains of its TTL, when
+// the cache holds it.
+func (s *Store[S]) cached(key redisKey) ([]byte, time.Duration, bool) {
+	if s.cache == nil {
+		return nil, 0, false
+	}
+	var buf [128]byte
+	return s.cache.Get(key.appendTo(buf[:0]))
+}
+
+// addRead adds GET key to b, and with a cache PTTL key too, the cache's
+// hook keeping what they read.
+func (s *Store[S]) addRead(b *client.Batch, key redisKey) {
+	b.Add(client.ReplyBulk, "GET", key.arg())
+	if s.cache != nil {
+		var buf [128]byte
+		b.Hook = s.cache.Read(key.appendTo(buf[:0]))
+		b.Add(client.ReplyInt, "PTTL", key.arg())
+	}
+}
+
+// dropHook returns the cache's hook of a write of key, which drops it.
+func (s *Store[S]) dropHook(key redisKey) client.ReplyHook {
+	if s.cache == nil {
+		return nil
+	}
+	var buf [128]byte
+	return s.cache.Drop(key.appendTo(buf[:0]))
+}

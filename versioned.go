@@ -49,6 +49,15 @@ return ''`
 // casScript runs casSource with EVALSHA.
 var casScript = client.NewScript(casSource)
 
+// casTrackedSource is casSource for a store with a client-side cache: when
+// it wrote it answers "+" and the key's PTTL, read after the write, so
+// that the server tracks the key for the connection again (its own write
+// ended the tracking) and the cache keeps the value written.
+var casTrackedSource = casSource[:strings.LastIndex(casSource, "return ''")] + "return '+' .. redis.call('PTTL', KEYS[1])"
+
+// casTrackedScript runs casTrackedSource with EVALSHA.
+var casTrackedScript = client.NewScript(casTrackedSource)
+
 // scriptRetryInterval is how long a store whose server refused the script
 // writes plainly before it tries the script again (an ACL fixed, a proxy
 // replaced).
@@ -127,11 +136,18 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 	if err := checkID(id); err != nil {
 		return session.Stored{}, err
 	}
+	key := s.key(id)
+	if v, ttl, ok := s.cached(key); ok {
+		st, err := s.stored(key, id, v)
+		st.TTL = ttl
+		return st, err
+	}
 	var b client.Batch
 	b.Idempotent = true
-	key := s.key(id)
-	b.Add(client.ReplyBulk, "GET", key.arg())
-	b.Add(client.ReplyInt, "PTTL", key.arg())
+	s.addRead(&b, key) // GET, and PTTL with a cache
+	if s.cache == nil {
+		b.Add(client.ReplyInt, "PTTL", key.arg())
+	}
 	if err := s.c.Do(ctx, &b); err != nil {
 		return session.Stored{}, loadError(id, err)
 	}
@@ -240,11 +256,13 @@ func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker,
 	}
 	var b client.Batch
 	b.Idempotent = true
+	b.Hook = s.dropHook(rk)
 	set(&b, true)
 	err = s.c.Do(ctx, &b)
 	if re, ok := errors.AsType[resp.Error](err); ok {
 		b.Reset()
 		b.Idempotent = true
+		b.Hook = s.dropHook(rk)
 		if re.Kind == "WRONGTYPE" {
 			set(&b, false)
 			return session.Stored{}, s.c.Do(ctx, &b)
@@ -283,10 +301,20 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 	}
 	var b client.Batch
 	key := rk.arg()
+	source, script := casSource, casScript
+	if s.cache != nil {
+		source, script = casTrackedSource, casTrackedScript
+		kept := value
+		if len(kept) == 0 {
+			kept = version // a touch: the value stays
+		}
+		var buf [128]byte
+		b.Hook = s.cache.Write(rk.appendTo(buf[:0]), kept)
+	}
 	if s.evalOnly.Load() {
-		b.Add(client.ReplyBulk, "EVAL", client.Str(casSource), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
+		b.Add(client.ReplyBulk, "EVAL", client.Str(source), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
 	} else {
-		b.AddScript(client.ReplyBulk, casScript, 1, key, client.Bytes(value), client.Bytes(version), ms, keep)
+		b.AddScript(client.ReplyBulk, script, 1, key, client.Bytes(value), client.Bytes(version), ms, keep)
 	}
 	if err := s.c.Do(ctx, &b); err != nil {
 		switch refusal(err) {
@@ -311,7 +339,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 	switch {
 	case r.Null:
 		return session.Stored{}, false, nil
-	case len(r.Bulk) == 0:
+	case len(r.Bulk) == 0 || r.Bulk[0] == '+':
 		return session.Stored{}, true, nil
 	case r.Bulk[0] != '~':
 		return session.Stored{}, false, invalidValue(id, "unexpected script reply")
@@ -355,6 +383,7 @@ func refusalKind(err error) string {
 func (s *Store[S]) plainCAS(ctx context.Context, rk redisKey, value []byte, ms client.Arg) (session.Stored, bool, error) {
 	var b client.Batch
 	b.Idempotent = true
+	b.Hook = s.dropHook(rk)
 	key := rk.arg()
 	if len(value) == 0 {
 		b.Add(client.ReplyInt, "PEXPIRE", key, ms)

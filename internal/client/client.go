@@ -176,6 +176,7 @@ func (c *Client) retry(ctx context.Context, b *Batch, n *node, err error, start 
 			asking = se.Kind == "ASK"
 			if !asking {
 				c.topo.moved(slot, target)
+				n.forget() // what it served of the slot may have moved on
 			}
 			n = target
 			if err = n.doAsking(ctx, b, asking); err == nil {

@@ -175,7 +175,7 @@ type slotRange struct {
 
 // askSlots runs CLUSTER SLOTS on the node at addr.
 func (c *cluster) askSlots(ctx context.Context, addr string) ([]slotRange, error) {
-	cn, err := dial(ctx, c.cfg, "tcp", addr)
+	cn, err := dial(ctx, c.cfg, "tcp", addr, false)
 	if err != nil {
 		return nil, err
 	}

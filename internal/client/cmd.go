@@ -124,6 +124,9 @@ type Batch struct {
 	Idempotent bool
 	// Replies holds the reply of each command after Do, in order.
 	Replies [MaxCmds]Reply
+	// Hook, when set, sees the replies on the connection that read them,
+	// in order with the invalidations it reads (see ReplyHook).
+	Hook ReplyHook
 
 	buf     []byte  // the commands in RESP, in *bp
 	bp      *[]byte // from bufPool; back after Do
@@ -241,7 +244,7 @@ func (b *Batch) release() {
 		*b.bp = b.buf[:0]
 		bufPool.Put(b.bp)
 	}
-	b.buf, b.bp = nil, nil
+	b.buf, b.bp, b.Hook = nil, nil, nil
 	b.n, b.done, b.keyed, b.prefix, b.id, b.scripts, b.refused = 0, 0, false, "", "", false, ""
 }
 
@@ -278,9 +281,9 @@ func (b *Batch) useEval() bool {
 		last = c.end
 		c.start, c.end = start, len(buf)
 	}
-	n, done, keyed, prefix, id := b.n, b.done, b.keyed, b.prefix, b.id
+	n, done, keyed, prefix, id, hook := b.n, b.done, b.keyed, b.prefix, b.id, b.Hook
 	b.release()
-	b.buf, b.n, b.done, b.keyed, b.prefix, b.id = buf, n, done, keyed, prefix, id
+	b.buf, b.n, b.done, b.keyed, b.prefix, b.id, b.Hook = buf, n, done, keyed, prefix, id, hook
 	return true
 }
 

@@ -69,6 +69,10 @@ type Config struct {
 	// it must not block. Zero: pushes are dropped. Either way a push never
 	// breaks a connection nor reaches a caller as a reply.
 	OnPush func(resp.Value)
+	// Tracker, when set, turns CLIENT TRACKING on for every connection and
+	// is told what the server invalidates and which connections end (see
+	// Source). Zero: no tracking.
+	Tracker Tracker
 }
 
 // Defaults of Config.

@@ -34,12 +34,17 @@ type conn struct {
 	// broken is set when the stream may be out of sync: the connection must
 	// be closed, never reused.
 	broken bool
+	// tracking is set when CLIENT TRACKING is on; untracked says why not,
+	// when it was asked for.
+	tracking  bool
+	untracked error
 }
 
 // dial connects to addr and performs the handshake, all within DialTimeout
-// and the caller's context. Only the caller's context ending makes the error
-// a context error; DialTimeout striking is a network timeout.
-func dial(caller context.Context, cfg *Config, network, addr string) (*conn, error) {
+// and the caller's context; with track, it turns CLIENT TRACKING on (see
+// conn.track). Only the caller's context ending makes the error a context
+// error; DialTimeout striking is a network timeout.
+func dial(caller context.Context, cfg *Config, network, addr string, track bool) (*conn, error) {
 	ctx, cancel := context.WithTimeout(caller, cfg.DialTimeout)
 	defer cancel()
 	fail := func(stage string, err error) (*conn, error) {
@@ -70,7 +75,7 @@ func dial(caller context.Context, cfg *Config, network, addr string) (*conn, err
 	dl, _ := ctx.Deadline() // always set: DialTimeout
 	nc.SetDeadline(dl)
 	stop := context.AfterFunc(caller, func() { nc.SetDeadline(aLongTimeAgo) })
-	err = c.handshake(cfg)
+	err = c.handshake(cfg, track)
 	if !stop() && err == nil {
 		err = caller.Err() // gave up as the handshake ended; the deadline was poked
 	}
@@ -97,8 +102,9 @@ func newConn(nc net.Conn, cfg *Config) *conn {
 	}
 }
 
-// handshake negotiates the protocol, authenticates and selects the database.
-func (c *conn) handshake(cfg *Config) error {
+// handshake negotiates the protocol, authenticates, selects the database
+// and, with track, turns tracking on.
+func (c *conn) handshake(cfg *Config, track bool) error {
 	resp3 := false
 	if cfg.Protocol != 2 {
 		err := c.hello(cfg)
@@ -128,6 +134,9 @@ func (c *conn) handshake(cfg *Config) error {
 		if err := c.roundTripOK(); err != nil {
 			return err
 		}
+	}
+	if track {
+		return c.track(resp3)
 	}
 	return nil
 }

@@ -28,6 +28,8 @@ type node struct {
 	cancel  context.CancelFunc // ends closing
 	backoff dialBackoff        // paces dials while they fail
 	big     chan struct{}      // a slot per big batch in flight (bigToken)
+
+	warnedUntracked atomic.Bool // the server's refusal to track was logged
 }
 
 // pipeSlot holds one pipe of a node and redials it when it fails.
@@ -83,13 +85,16 @@ func (n *node) dial(ctx context.Context) (*conn, error) {
 		n.stats.dialsRefused.Add(1)
 		return nil, err
 	}
-	c, err := dial(ctx, n.cfg, n.network, n.addr)
+	c, err := dial(ctx, n.cfg, n.network, n.addr, n.cfg.Tracker != nil)
 	if err != nil && ctx.Err() != nil {
 		n.backoff.abandon(turn) // Close: says nothing of the server
 		return nil, err
 	}
 	if d := n.backoff.done(turn, err, time.Now()); err != nil {
 		n.log.Warn("redisstore: dial failed", "addr", n.addr, "retry in", d, "err", err)
+	}
+	if err == nil && c.untracked != nil && !n.warnedUntracked.Swap(true) {
+		n.log.Warn("redisstore: the client-side cache is off for this server: every Load reads from Redis", "addr", n.addr, "reason", c.untracked)
 	}
 	return c, err
 }
@@ -152,7 +157,7 @@ func (n *node) doAsking(ctx context.Context, b *Batch, asking bool) error {
 	var firstRefusal time.Time
 	for {
 		big := len(b.buf) > bigBatch
-		p, err := n.pipe(ctx, big)
+		p, err := n.pipe(ctx, big, n.pick(b))
 		if err != nil {
 			return err
 		}
@@ -279,12 +284,12 @@ func (p *pipe) roundTrip(ctx context.Context, b *Batch, asking bool, token chan 
 // within its own context, and one that gives up leaves the dial to the
 // others, so its outcome (and the backoff that records it) says what the
 // server did, not how patient a caller was.
-func (n *node) pipe(ctx context.Context, big bool) (*pipe, error) {
+func (n *node) pipe(ctx context.Context, big bool, pick uint32) (*pipe, error) {
 	var s *pipeSlot
 	if big && len(n.slots) > n.shared {
 		s = &n.slots[n.shared]
 	} else {
-		s = &n.slots[n.next.Add(1)%uint32(n.shared)] // uint32: an int would turn negative on 32-bit platforms
+		s = &n.slots[pick%uint32(n.shared)] // uint32: an int would turn negative on 32-bit platforms
 	}
 	if p := s.cur.Load(); p != nil && !p.dead.Load() {
 		return p, nil
@@ -319,6 +324,23 @@ func (n *node) pipe(ctx context.Context, big bool) (*pipe, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// pick returns the number of the shared pipe for b: the next in turn, or
+// with a Tracker one fixed by b's key, so that the reads and writes of a
+// key go through one connection, in order, and what a write leaves cached
+// is not dropped by an invalidation another connection reads late.
+func (n *node) pick(b *Batch) uint32 {
+	if n.cfg.Tracker == nil || !b.keyed {
+		return n.next.Add(1)
+	}
+	h := uint32(2166136261) // FNV-1a of prefix+id
+	for _, s := range [2]string{b.prefix, b.id} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
+		}
+	}
+	return h
 }
 
 // dialPipe gets a connection for slot s from the pool, makes it the

@@ -46,6 +46,7 @@ type pipe struct {
 	maxLifetime  time.Duration    // zero: never retire an old pipe
 	healthEvery  time.Duration    // PING after this long idle; zero: never
 	onPush       func(resp.Value) // Config.OnPush, or a no-op
+	src          *Source          // the connection, as Config.Tracker sees it
 
 	dead   atomic.Bool   // set when the pipe takes no more calls
 	served atomic.Uint64 // replies read, so a failure of a used pipe is told from a new one's
@@ -77,6 +78,7 @@ type call struct {
 	kinds   [MaxCmds]ReplyKind // how each reply is read
 	idx     [MaxCmds]uint8     // the batch's index of each command sent
 	asking  bool               // each command follows an ASKING
+	hook    ReplyHook          // the batch's, when the call sends all of it
 	replies [MaxCmds]Reply     // read by the pipe; Bulk buffers are reused
 	err     error              // the pipe's failure, if any
 	due     time.Time          // when the reply is overdue: sent + ReadTimeout
@@ -118,7 +120,7 @@ func (cl *call) recycle() {
 	for i := range cl.n {
 		cl.replies[i].reset()
 	}
-	cl.n, cl.asking, cl.err = 0, false, nil
+	cl.n, cl.asking, cl.err, cl.hook = 0, false, nil, nil
 	cl.state.Store(callPending)
 	callPool.Put(cl)
 }
@@ -162,7 +164,9 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 	if p.onPush == nil {
 		p.onPush = func(resp.Value) {}
 	}
-	p.c.rd.SetPushHandler(p.onPush) // pushes that come between replies
+	p.src = &Source{tracking: p.c.tracking}
+	p.src.live.Store(true)
+	p.c.rd.SetPushHandler(p.push) // pushes that come between replies
 	p.sent = time.Now()
 	p.active = p.sent
 	p.armLocked(p.nextIdleCheck(p.sent))
@@ -192,6 +196,9 @@ const (
 func (p *pipe) send(ctx context.Context, b *Batch, asking bool, token chan struct{}) (*call, error) {
 	cl := callPool.Get().(*call)
 	cl.asking, cl.token = asking, token
+	if b.done == 0 {
+		cl.hook = b.Hook
+	}
 	size := 0
 	for i := range b.n {
 		if b.done&(1<<i) == 0 {
@@ -409,6 +416,7 @@ func (p *pipe) failLocked(err error) {
 		p.err = err
 	}
 	p.dead.Store(true)
+	p.src.live.Store(false)
 	p.c.nc.Close()
 }
 
@@ -456,7 +464,7 @@ func (p *pipe) readLoop() {
 			p.mu.Unlock()
 			v, perr := p.c.rd.ReadPush()
 			if perr == nil {
-				p.onPush(v)
+				p.push(v)
 				continue
 			}
 			p.mu.Lock()
@@ -478,6 +486,9 @@ func (p *pipe) readLoop() {
 		p.mu.Unlock()
 
 		err = cl.read(p.c.rd)
+		if err == nil && cl.hook != nil {
+			cl.hook.Replied(p.src, cl.replies[:cl.n])
+		}
 
 		p.mu.Lock()
 		if !resp.Usable(err) {
@@ -559,6 +570,9 @@ func (p *pipe) endLocked(err error) {
 	failed := p.queue[p.head:]
 	p.queue, p.head = nil, 0
 	p.mu.Unlock()
+	if t := p.node.cfg.Tracker; t != nil {
+		t.Forget(p.src) // failLocked ended src
+	}
 	for _, cl := range failed {
 		cl.finish(err)
 	}
@@ -572,6 +586,7 @@ func (p *pipe) endLocked(err error) {
 func (p *pipe) beginClose() {
 	p.mu.Lock()
 	p.dead.Store(true)
+	p.src.live.Store(false) // what it read may be stale before its last reply is read
 	if p.err == nil {
 		p.err = errPipeClosing
 	}

@@ -197,7 +197,7 @@ func (s *sentinel) discover(ctx context.Context) (string, error) {
 
 // askSentinel asks the sentinel at sa for the master's address.
 func (s *sentinel) askSentinel(ctx context.Context, sa string) (string, error) {
-	c, err := dial(ctx, s.scfg, "tcp", sa)
+	c, err := dial(ctx, s.scfg, "tcp", sa, false)
 	if err != nil {
 		return "", err
 	}
@@ -219,7 +219,7 @@ func masterAddr(ctx context.Context, c *conn, sa, name string) (string, error) {
 
 // checkMaster connects to addr and checks that ROLE says master.
 func (s *sentinel) checkMaster(ctx context.Context, addr string) error {
-	c, err := dial(ctx, s.cfg, "tcp", addr)
+	c, err := dial(ctx, s.cfg, "tcp", addr, false)
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func (s *sentinel) watch() {
 			s.mu.Unlock()
 			next++
 			var err error
-			if c, err = dial(ctx, s.scfg, "tcp", sa); err != nil {
+			if c, err = dial(ctx, s.scfg, "tcp", sa, false); err != nil {
 				c = nil
 				continue
 			}
@@ -295,7 +295,7 @@ func (s *sentinel) listen() {
 		s.mu.Lock()
 		sa := s.addrs[next%len(s.addrs)]
 		s.mu.Unlock()
-		if c, err := dial(ctx, s.scfg, "tcp", sa); err == nil {
+		if c, err := dial(ctx, s.scfg, "tcp", sa, false); err == nil {
 			err = s.follow(ctx, c)
 			s.log.Info("redisstore: Sentinel subscription ended", "sentinel", sa, "err", err)
 		}

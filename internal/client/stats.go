@@ -28,10 +28,30 @@ type Stats struct {
 	// not in the list, tampered, an unknown format. One request may read
 	// a value more than once. The store fills it, the client never does.
 	UnopenedValues uint64
+	// Cache describes the client-side cache (the store's CacheSize); the
+	// store fills it, the client never does.
+	Cache CacheStats
 	// Errors counts the failed commands by kind: a Redis error kind ("OOM",
 	// "READONLY", "NOAUTH", ...), "timeout", "canceled", "pool timeout",
 	// "protocol", "network" or "closed".
 	Errors map[string]uint64
+}
+
+// CacheStats describes a client-side cache since New; all zero without one.
+type CacheStats struct {
+	// Hits counts the reads served from the cache, Misses those that went
+	// to Redis.
+	Hits, Misses uint64
+	// Invalidations counts the entries dropped because Redis said their
+	// key changed, or because their connection ended or could no longer
+	// be trusted.
+	Invalidations uint64
+	// Evictions counts the entries dropped, least recently used first, to
+	// keep the cache within its size.
+	Evictions uint64
+	// Entries and Bytes are what the cache holds now: values, keys and
+	// bookkeeping, the size it is bounded by.
+	Entries, Bytes int64
 }
 
 // counters are a client's live statistics.

@@ -1,0 +1,338 @@
+// Package cache keeps values read from Redis in the process for as long as
+// the server tracks them (CLIENT TRACKING, see the client package): the
+// store's client-side cache. It knows keys and bytes, not sessions.
+//
+// # Entries
+//
+// An entry is a key's value as read from Redis, the Source (connection) it
+// was read through, when the key expires in Redis (from PTTL, read with the
+// value) and when the cache stops serving it without asking (CacheTTL
+// after the read). Get serves it while all of that holds: its Source is
+// still live and tracked, neither time has passed. The value's bytes are
+// never changed once kept, so Get returns them without a copy; callers
+// must not change them either.
+//
+// # Order
+//
+// Entries are made and dropped by hooks (client.ReplyHook) that run on a
+// connection's reader goroutine as it reads the replies, in order with the
+// invalidations it reads: what a connection reports is applied in the
+// order the server sent it. Three kinds of hook:
+//   - Read (GET, PTTL): keeps the value, unless anything happened to the
+//     key since the read was sent: an invalidation read on any connection,
+//     or a write of this process. The race the Redis documentation
+//     describes (an invalidation overtaking the reply of a read that was
+//     in flight) is this: each read notes its key's generation when it is
+//     sent, and every invalidation and write of the key bumps it, so the
+//     reply of a read that was overtaken is not kept.
+//   - Write (the store's own script, which reads the key again after its
+//     write): keeps the new value, which is tracked since the script read
+//     it. The connection has NOLOOP, so the server does not tell it of its
+//     own write; the hook replaces what it read before.
+//   - Drop (every other write): drops the key, and bumps its generation so
+//     that no read in flight keeps the old value. It runs when the write's
+//     reply is read, before the write returns, even when its caller has
+//     stopped waiting: a write this process made is never hidden by the
+//     cache.
+// A key read through two connections (its pipe was replaced; a value too
+// big for the shared pipes) could have its replies read in any order: when
+// a hook finds the key kept from another Source it drops it rather than
+// guess which is newer.
+//
+// # Memory
+//
+// The cache is split into shards by a hash of the key (a random seed), each
+// with its own lock, its share of the size, its generations and its list of
+// entries from the most to the least recently used. An entry costs its key,
+// its value and EntryOverhead; keeping one evicts the least recently used
+// until the shard is within its share. A value bigger than a shard's share
+// is not kept.
+package cache
+
+import (
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/internal/client"
+)
+
+const (
+	shardCount = 16
+	// stripes is the number of generations per shard: keys share one by
+	// their hash, so a write or invalidation of one key makes the reads in
+	// flight of a few others not kept (they read Redis next time).
+	stripes = 64
+	// EntryOverhead is what an entry costs besides its key and value: the
+	// entry itself, its slot in the shard's map, rounding of allocations.
+	EntryOverhead = 160
+)
+
+// nowFunc is the monotonic clock of entries, in nanoseconds.
+var nowFunc = func() int64 { return int64(time.Since(epoch)) }
+
+var epoch = time.Now()
+
+// Cache is a client-side cache. It is a client.Tracker. Its methods are
+// safe for concurrent use.
+type Cache struct {
+	ttl    int64 // CacheTTL in nanoseconds
+	seed   maphash.Seed
+	shards [shardCount]shard
+}
+
+type shard struct {
+	mu    sync.Mutex // protects following fields and the entries' links
+	m     map[string]*entry
+	lru   entry // ring: lru.next is the most recently used
+	bytes int64
+	max   int64
+	gen   [stripes]uint64
+	hits, misses, invalidations, evictions uint64
+}
+
+type entry struct {
+	key        string
+	value      []byte // never changed once kept
+	src        *client.Source
+	expires    int64 // when Redis expires the key (nowFunc); 0: it has no TTL
+	until      int64 // when CacheTTL ends (nowFunc)
+	prev, next *entry
+}
+
+func (e *entry) size() int64 { return int64(len(e.key)+len(e.value)) + EntryOverhead }
+
+// New returns a cache of at most size bytes that serves an entry for ttl
+// at most.
+func New(size int64, ttl time.Duration) *Cache {
+	c := &Cache{ttl: int64(ttl), seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.m = make(map[string]*entry)
+		sh.lru.next, sh.lru.prev = &sh.lru, &sh.lru
+		sh.max = size / shardCount
+	}
+	return c
+}
+
+// locate returns the shard and generation stripe of a key's hash.
+func (c *Cache) locate(h uint64) (*shard, int) {
+	return &c.shards[h%shardCount], int(h / shardCount % stripes)
+}
+
+// Get returns the value kept for key and what remains of the key's TTL in
+// Redis (zero: none), when the cache may serve it. The value is shared:
+// it must not be changed.
+func (c *Cache) Get(key []byte) (value []byte, ttl time.Duration, ok bool) {
+	sh, _ := c.locate(maphash.Bytes(c.seed, key))
+	sh.mu.Lock()
+	e := sh.m[string(key)]
+	if e == nil {
+		sh.misses++
+		sh.mu.Unlock()
+		return nil, 0, false
+	}
+	now := nowFunc()
+	if !e.src.Tracked() || now >= e.until || e.expires != 0 && now >= e.expires {
+		sh.removeLocked(e)
+		sh.misses++
+		sh.mu.Unlock()
+		return nil, 0, false
+	}
+	sh.hits++
+	if sh.lru.next != e {
+		sh.unlinkLocked(e)
+		sh.pushLocked(e)
+	}
+	value = e.value
+	if e.expires != 0 {
+		ttl = time.Duration(e.expires - now)
+	}
+	sh.mu.Unlock()
+	return value, ttl, true
+}
+
+// Read returns the hook of a read of key: a batch of GET key then PTTL
+// key. Call it before the batch is sent.
+func (c *Cache) Read(key []byte) client.ReplyHook {
+	h := maphash.Bytes(c.seed, key)
+	sh, stripe := c.locate(h)
+	sh.mu.Lock()
+	gen := sh.gen[stripe]
+	sh.mu.Unlock()
+	return &read{op{c: c, sh: sh, stripe: stripe, key: string(key), sent: nowFunc()}, gen}
+}
+
+// Write returns the hook of a write of value under key by a script whose
+// reply, when it wrote, is "+" and the key's PTTL read after the write
+// (which the server then tracks); any other reply drops the key. The
+// hook keeps a copy of value.
+func (c *Cache) Write(key, value []byte) client.ReplyHook {
+	return &write{c.op(key), append([]byte(nil), value...)}
+}
+
+// Drop returns the hook of any other write of key: its reply drops the key.
+func (c *Cache) Drop(key []byte) client.ReplyHook {
+	o := c.op(key)
+	return &o
+}
+
+func (c *Cache) op(key []byte) op {
+	sh, stripe := c.locate(maphash.Bytes(c.seed, key))
+	return op{c: c, sh: sh, stripe: stripe, key: string(key), sent: nowFunc()}
+}
+
+// op is a command on one key, the hook of its reply.
+type op struct {
+	c      *Cache
+	sh     *shard
+	stripe int
+	key    string
+	sent   int64 // before the command was sent: expiries count from it
+}
+
+// Replied drops the key: a write's reply (Drop).
+func (o *op) Replied(*client.Source, []client.Reply) {
+	o.sh.mu.Lock()
+	o.dropLocked()
+	o.sh.mu.Unlock()
+}
+
+// dropLocked bumps the key's generation and drops its entry.
+func (o *op) dropLocked() {
+	o.sh.gen[o.stripe]++
+	if e := o.sh.m[o.key]; e != nil {
+		o.sh.removeLocked(e)
+	}
+}
+
+// keepLocked keeps value, read through src, when src is tracked and no
+// entry of the key was kept from another Source (see the package doc).
+func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
+	sh := o.sh
+	if e := sh.m[o.key]; e != nil {
+		sh.removeLocked(e)
+		if e.src != src {
+			return
+		}
+	}
+	if !src.Tracked() || pttl == -2 || pttl == 0 {
+		return // untracked, or the key is gone
+	}
+	e := &entry{key: o.key, value: value, src: src, until: o.sent + o.c.ttl}
+	if pttl > 0 {
+		e.expires = o.sent + pttl*int64(time.Millisecond)
+	}
+	if e.size() > sh.max {
+		return
+	}
+	sh.m[o.key] = e
+	sh.pushLocked(e)
+	sh.bytes += e.size()
+	for sh.bytes > sh.max {
+		sh.removeLocked(sh.lru.prev)
+		sh.evictions++
+	}
+}
+
+type read struct {
+	op
+	gen uint64 // the key's generation when the read was sent
+}
+
+func (r *read) Replied(src *client.Source, rs []client.Reply) {
+	if len(rs) != 2 || rs[0].Err != nil || rs[1].Err != nil || rs[0].Null {
+		return
+	}
+	value := append([]byte(nil), rs[0].Bulk...) // before the lock: the reply's buffer is reused
+	r.sh.mu.Lock()
+	if r.sh.gen[r.stripe] == r.gen {
+		r.keepLocked(src, value, rs[1].Int)
+	}
+	r.sh.mu.Unlock()
+}
+
+type write struct {
+	op
+	value []byte
+}
+
+func (w *write) Replied(src *client.Source, rs []client.Reply) {
+	pttl, ok := int64(0), len(rs) == 1 && rs[0].Err == nil && len(rs[0].Bulk) > 1 && rs[0].Bulk[0] == '+'
+	if ok {
+		var err error
+		pttl, err = strconv.ParseInt(string(rs[0].Bulk[1:]), 10, 64)
+		ok = err == nil
+	}
+	w.sh.mu.Lock()
+	w.dropLocked()
+	if ok {
+		w.keepLocked(src, w.value, pttl)
+	}
+	w.sh.mu.Unlock()
+}
+
+// Invalidate drops key: Redis says it changed (client.Tracker).
+func (c *Cache) Invalidate(_ *client.Source, key string) {
+	sh, stripe := c.locate(maphash.String(c.seed, key))
+	sh.mu.Lock()
+	sh.gen[stripe]++
+	if e := sh.m[key]; e != nil {
+		sh.removeLocked(e)
+		sh.invalidations++
+	}
+	sh.mu.Unlock()
+}
+
+// Forget drops everything read through src (client.Tracker), and makes
+// the reads in flight not kept.
+func (c *Cache) Forget(src *client.Source) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for s := range sh.gen {
+			sh.gen[s]++
+		}
+		for _, e := range sh.m {
+			if e.src == src {
+				sh.removeLocked(e)
+				sh.invalidations++
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() client.CacheStats {
+	var st client.CacheStats
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		st.Hits += sh.hits
+		st.Misses += sh.misses
+		st.Invalidations += sh.invalidations
+		st.Evictions += sh.evictions
+		st.Entries += int64(len(sh.m))
+		st.Bytes += sh.bytes
+		sh.mu.Unlock()
+	}
+	return st
+}
+
+func (sh *shard) pushLocked(e *entry) {
+	e.prev, e.next = &sh.lru, sh.lru.next
+	e.prev.next, e.next.prev = e, e
+}
+
+func (sh *shard) unlinkLocked(e *entry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (sh *shard) removeLocked(e *entry) {
+	sh.unlinkLocked(e)
+	delete(sh.m, e.key)
+	sh.bytes -= e.size()
+}

@@ -1,0 +1,146 @@
+package client
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/sessionx-redis/redisstore/resp"
+)
+
+// Client-side caching: what the client does for a cache (Config.Tracker).
+//
+// Every connection turns on CLIENT TRACKING ON NOLOOP after its handshake,
+// in the default mode: the server remembers which keys each connection
+// read and pushes "invalidate" on that connection when another connection
+// changes, expires or evicts one of them (or when it forgets one, its
+// tracking-table-max-keys reached), and "invalidate" with no keys on
+// FLUSHDB. The pushes arrive in band (RESP3), in the order of the
+// connection's replies, so a pipe reads a reply and the invalidations that
+// follow it in the order the server sent them. NOLOOP: a connection is not
+// told of its own writes, which its caller accounts for itself (the write's
+// ReplyHook), so that a write followed by a read of the key in the same
+// script leaves the key cached and tracked.
+//
+// Not BCAST: broadcasting sends every change of every key under a prefix
+// to every client, so each session write anywhere would reach every app
+// server; the default mode sends it to the connections that read the key.
+//
+// Each pipe is a Source: a cache ties what it keeps to the Source it was
+// read through. The client tells the Tracker of each invalidation
+// (Invalidate), and of everything read through a Source becoming
+// untrustworthy (Forget): the connection ended (failed, closed, retired,
+// a Sentinel failover, a health check unanswered), a MOVED reply from its
+// server, "invalidate" with no keys, or "tracking-redir-broken". A
+// Source's Live turns false before Forget is called, when its connection
+// stops taking calls.
+//
+// A server without RESP3 (no HELLO) cannot push on the connection that
+// read: its connections are not tracked, and the node says so once through
+// Logger. So does a server that refuses CLIENT TRACKING (an ACL user
+// without +client, a proxy).
+
+// Source is one connection of the client, as a cache sees it.
+type Source struct {
+	live     atomic.Bool
+	tracking bool // CLIENT TRACKING is on
+}
+
+// Tracked reports whether the server tracks the keys read through s and
+// its connection is still in use: what was read through it and not
+// invalidated since is what the server holds.
+func (s *Source) Tracked() bool { return s.tracking && s.live.Load() }
+
+// NewSource returns a live Source, tracked or not, for tests of caches.
+func NewSource(tracked bool) *Source {
+	s := &Source{tracking: tracked}
+	s.live.Store(true)
+	return s
+}
+
+// End makes s no longer live, as when its connection ends (for tests).
+func (s *Source) End() { s.live.Store(false) }
+
+// A Tracker is told, from each connection's reader goroutine, what the
+// server says of the keys read through it. Its methods must not block.
+type Tracker interface {
+	// Invalidate says key changed since it was read through src.
+	Invalidate(src *Source, key string)
+	// Forget says nothing read through src can be trusted any more.
+	Forget(src *Source)
+}
+
+// A ReplyHook sees a batch's replies on the connection's reader goroutine,
+// before that goroutine reads anything after them and before Do returns,
+// even when the caller has stopped waiting. It must not block nor keep
+// replies, whose buffers are reused. It is not called when the connection
+// fails before the replies are read, nor for a batch sent in part (after
+// a redirection of some of its commands).
+type ReplyHook interface {
+	Replied(src *Source, replies []Reply)
+}
+
+// trackingCmd turns tracking on for a connection.
+var trackingCmd = []string{"CLIENT", "TRACKING", "ON", "NOLOOP"}
+
+// errNoRESP3 is why a connection on RESP2 is not tracked.
+var errNoRESP3 = errors.New("the server speaks RESP2 only (no HELLO), which cannot push invalidations on the connection that read")
+
+// track turns tracking on for c, after its handshake; a refusal leaves c
+// untracked with the reason in c.untracked. The error returned means c
+// is broken.
+func (c *conn) track(resp3 bool) error {
+	if !resp3 {
+		c.untracked = errNoRESP3
+		return nil
+	}
+	c.wbuf = resp.AppendCommand(c.wbuf[:0], trackingCmd...)
+	err := c.roundTripOK()
+	switch {
+	case err == nil:
+		c.tracking = true
+	case resp.Usable(err):
+		c.untracked = err
+		err = nil
+	}
+	return err
+}
+
+// push handles a RESP3 push read on the pipe: tracking's go to the
+// Tracker, the others to OnPush.
+func (p *pipe) push(v resp.Value) {
+	if t := p.node.cfg.Tracker; t != nil && len(v.Elems) > 0 {
+		switch v.Elems[0].Str {
+		case "invalidate":
+			if len(v.Elems) == 2 && v.Elems[1].Type == resp.TypeArray && !v.Elems[1].Null {
+				for _, k := range v.Elems[1].Elems {
+					if k.Type != resp.TypeBulkString && k.Type != resp.TypeSimpleString {
+						t.Forget(p.src) // not a key: trust nothing
+						return
+					}
+					t.Invalidate(p.src, k.Str)
+				}
+			} else {
+				t.Forget(p.src) // FLUSHDB, FLUSHALL, or a shape we do not know
+			}
+			return
+		case "tracking-redir-broken":
+			t.Forget(p.src)
+			return
+		}
+	}
+	p.onPush(v)
+}
+
+// forget tells the Tracker that nothing read through the node's
+// connections can be trusted (a MOVED reply from it).
+func (n *node) forget() {
+	t := n.cfg.Tracker
+	if t == nil {
+		return
+	}
+	for i := range n.slots {
+		if p := n.slots[i].cur.Load(); p != nil {
+			t.Forget(p.src)
+		}
+	}
+}

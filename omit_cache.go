@@ -1,0 +1,30 @@
+//go:build redisstore_nocache
+
+package redisstore
+
+import (
+	"errors"
+	"time"
+
+	"github.com/sessionx-redis/redisstore/internal/client"
+)
+
+// localCache stands for the client-side cache, which the build tag
+// redisstore_nocache leaves out: a Store never has one.
+type localCache struct{}
+
+// newLocalCache refuses a CacheSize.
+func newLocalCache(size int, _ time.Duration) (*localCache, error) {
+	if size > 0 {
+		return nil, errors.New("redisstore: CacheSize set in a program built with the redisstore_nocache tag, which leaves the client-side cache out")
+	}
+	return nil, nil
+}
+
+func (*localCache) Get([]byte) ([]byte, time.Duration, bool) { return nil, 0, false }
+func (*localCache) Read([]byte) client.ReplyHook             { return nil }
+func (*localCache) Write(_, _ []byte) client.ReplyHook       { return nil }
+func (*localCache) Drop([]byte) client.ReplyHook             { return nil }
+func (*localCache) Stats() client.CacheStats                 { return client.CacheStats{} }
+func (*localCache) Invalidate(*client.Source, string)        {}
+func (*localCache) Forget(*client.Source)                    {}
