@@ -34,6 +34,7 @@
 //     reply is read, before the write returns, even when its caller has
 //     stopped waiting: a write this process made is never hidden by the
 //     cache.
+//
 // A key read through two connections (its pipe was replaced; a value too
 // big for the shared pipes) could have its replies read in any order: when
 // a hook finds the key kept from another Source it drops it rather than
@@ -83,12 +84,12 @@ type Cache struct {
 }
 
 type shard struct {
-	mu    sync.Mutex // protects following fields and the entries' links
-	m     map[string]*entry
-	lru   entry // ring: lru.next is the most recently used
-	bytes int64
-	max   int64
-	gen   [stripes]uint64
+	mu                                     sync.Mutex // protects following fields and the entries' links
+	m                                      map[string]*entry
+	lru                                    entry // ring: lru.next is the most recently used
+	bytes                                  int64
+	max                                    int64
+	gen                                    [stripes]uint64
 	hits, misses, invalidations, evictions uint64
 }
 
