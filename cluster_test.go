@@ -76,6 +76,24 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 		}
 	}
 	waitOps(200)
+	migrate(t, c, slot, src, dst)
+	waitOps(200)
+	close(stop)
+	wg.Wait()
+	if c.MasterFor(t, slot) != dst {
+		t.Errorf("slot %d did not move", slot)
+	}
+	t.Logf("%d Save+Load pairs during the migration of slot %d, %d failures", ops.Load(), slot, fails.Load())
+	roundTrip(t, s, "{mig}-after")
+	if n := dst.Do(t, "EXISTS", "sessionx:{mig}-after"); n != "1" {
+		t.Errorf("session not on the new owner: EXISTS = %s", n)
+	}
+}
+
+// migrate moves slot from src to dst with its keys, as redis-cli --cluster
+// reshard does.
+func migrate(t *testing.T, c *redisserver.Cluster, slot int, src, dst *redisserver.Server) {
+	t.Helper()
 	srcID, dstID := src.Do(t, "CLUSTER", "MYID"), dst.Do(t, "CLUSTER", "MYID")
 	sl := strconv.Itoa(slot)
 	dst.Do(t, "CLUSTER", "SETSLOT", sl, "IMPORTING", srcID)
@@ -98,17 +116,6 @@ func TestClusterSpreadsAndFollowsSlotMigration(t *testing.T) {
 		if m != src && m != dst {
 			m.Do(t, "CLUSTER", "SETSLOT", sl, "NODE", dstID)
 		}
-	}
-	waitOps(200)
-	close(stop)
-	wg.Wait()
-	if c.MasterFor(t, slot) != dst {
-		t.Errorf("slot %d did not move", slot)
-	}
-	t.Logf("%d Save+Load pairs during the migration of slot %d, %d failures", ops.Load(), slot, fails.Load())
-	roundTrip(t, s, "{mig}-after")
-	if n := dst.Do(t, "EXISTS", "sessionx:{mig}-after"); n != "1" {
-		t.Errorf("session not on the new owner: EXISTS = %s", n)
 	}
 }
 
