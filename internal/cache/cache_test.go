@@ -222,7 +222,7 @@ func TestEvictsLeastRecentlyUsedWithinSize(t *testing.T) {
 	value := make([]byte, 200)
 	keep := "key-0"
 	for i := range 2000 {
-		c.Read([]byte("key-" + strconv.Itoa(i))).Replied(src, replies(value, 60_000))
+		c.Read([]byte("key-"+strconv.Itoa(i))).Replied(src, replies(value, 60_000))
 		if _, ok := get(c, keep); !ok && i > 0 {
 			t.Fatalf("the key used all along was evicted at %d", i)
 		}
@@ -253,7 +253,7 @@ func TestBytesCountWhatTheHeapHolds(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for i := 0; c.Stats().Evictions == 0; i++ {
-			c.Read([]byte("sessionx:" + strconv.Itoa(i) + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJK")).Replied(src, replies(value, 60_000))
+			c.Read([]byte("sessionx:"+strconv.Itoa(i)+"abcdefghijklmnopqrstuvwxyzABCDEFGHIJK")).Replied(src, replies(value, 60_000))
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
