@@ -30,6 +30,12 @@ func BenchmarkMiddlewareMix(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	serveMix(b, st, pid)
+}
+
+// serveMix runs the sub-benchmarks of BenchmarkMiddlewareMix on st, whose
+// server is process pid, reporting what each request costs.
+func serveMix(b *testing.B, st *redisstore.RedisStore, pid int) {
 	m, err := session.NewManager(session.DevConfig([]byte("0123456789abcdef"), session.WithStore(st)))
 	if err != nil {
 		b.Fatal(err)
@@ -81,18 +87,19 @@ func BenchmarkMiddlewareMix(b *testing.B) {
 	}
 
 	b.Run("Sequential", func(b *testing.B) {
-		meter := benchkit.Start(b, pid)
+		meter, cmds := benchkit.Start(b, pid), st.Stats().Commands
 		i := 0
 		for b.Loop() {
 			serve(requests[i%len(requests)])
 			i++
 		}
 		meter.Report(b)
+		reportCommands(b, st, cmds)
 	})
 	b.Run("Parallel", func(b *testing.B) {
 		benchkit.SetParallelism(b)
 		var next atomic.Int64
-		meter := benchkit.Start(b, pid)
+		meter, cmds := benchkit.Start(b, pid), st.Stats().Commands
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(next.Add(1)) * 7
 			for pb.Next() {
@@ -101,5 +108,12 @@ func BenchmarkMiddlewareMix(b *testing.B) {
 			}
 		})
 		meter.Report(b)
+		reportCommands(b, st, cmds)
 	})
+}
+
+// reportCommands adds cmds/op, the Redis commands st sent per operation
+// since it had sent cmds.
+func reportCommands(b *testing.B, st *redisstore.RedisStore, cmds uint64) {
+	b.ReportMetric(float64(st.Stats().Commands-cmds)/float64(b.N), "cmds/op")
 }

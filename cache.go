@@ -3,9 +3,11 @@
 package redisstore
 
 import (
+	"strings"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/cache"
+	"github.com/sessionx-redis/redisstore/internal/client"
 )
 
 // localCache is the client-side cache of Options.CacheSize (see package
@@ -19,3 +21,63 @@ func newLocalCache(size int, ttl time.Duration) (*localCache, error) {
 	}
 	return cache.New(int64(size), ttl), nil
 }
+
+// The cache's part in reads and writes; each does what a store without a
+// cache does when s.cache is nil.
+
+// cached returns the value under key and what remains of its TTL, when
+// the cache holds it.
+func (s *Store[S]) cached(key redisKey) ([]byte, time.Duration, bool) {
+	if s.cache == nil {
+		return nil, 0, false
+	}
+	return s.cache.Get(key.prefix, key.name)
+}
+
+// addRead adds GET key to b, then PTTL key with pttl or a cache, whose
+// hook keeps what they read.
+func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {
+	b.Add(client.ReplyBulk, "GET", key.arg())
+	if s.cache != nil {
+		b.Hook = s.cache.Read(key.prefix, key.name)
+		pttl = true
+	}
+	if pttl {
+		b.Add(client.ReplyInt, "PTTL", key.arg())
+	}
+}
+
+// dropHook returns the cache's hook of a write of key, which drops it.
+func (s *Store[S]) dropHook(key redisKey) client.ReplyHook {
+	if s.cache == nil {
+		return nil
+	}
+	return s.cache.Drop(key.prefix, key.name)
+}
+
+// casFor returns the conditional write's script, and sets b's hook: with a
+// cache, the script that reads the key again after writing, and the hook
+// that keeps what it wrote (value, or version for a touch).
+func (s *Store[S]) casFor(b *client.Batch, key redisKey, value, version []byte) (string, *client.Script) {
+	if s.cache == nil {
+		return casSource, casScript
+	}
+	kept := value
+	if len(kept) == 0 {
+		kept = version // a touch: the value stays
+	}
+	b.Hook = s.cache.Write(key.prefix, key.name, kept)
+	return casTrackedSource, casTrackedScript
+}
+
+// casTrackedSource is casSource for a store with a client-side cache,
+// whose replies carry the key's PTTL, read last, so that the server tracks
+// the key for the connection (its own write ended the tracking) and the
+// cache keeps what the key holds: "+" and the PTTL when it wrote, "~",
+// the PTTL, a space and the current value when the key held another.
+var casTrackedSource = strings.Replace(
+	casSource[:strings.LastIndex(casSource, "return ''")]+"return '+' .. redis.call('PTTL', KEYS[1])",
+	"return '~' .. cur", "return '~' .. redis.call('PTTL', KEYS[1]) .. ' ' .. cur", 1)
+
+// casTrackedScript runs casTrackedSource with EVALSHA.
+var casTrackedScript = client.NewScript(casTrackedSource)

@@ -21,10 +21,20 @@ func newLocalCache(size int, _ time.Duration) (*localCache, error) {
 	return nil, nil
 }
 
-func (*localCache) Get([]byte) ([]byte, time.Duration, bool) { return nil, 0, false }
-func (*localCache) Read([]byte) client.ReplyHook             { return nil }
-func (*localCache) Write(_, _ []byte) client.ReplyHook       { return nil }
-func (*localCache) Drop([]byte) client.ReplyHook             { return nil }
-func (*localCache) Stats() client.CacheStats                 { return client.CacheStats{} }
-func (*localCache) Invalidate(*client.Source, string)        {}
-func (*localCache) Forget(*client.Source)                    {}
+func (*localCache) Stats() client.CacheStats          { return client.CacheStats{} }
+func (*localCache) Invalidate(*client.Source, string) {}
+func (*localCache) Forget(*client.Source)             {}
+
+func (s *Store[S]) cached(redisKey) ([]byte, time.Duration, bool) { return nil, 0, false }
+func (s *Store[S]) dropHook(redisKey) client.ReplyHook            { return nil }
+
+func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {
+	b.Add(client.ReplyBulk, "GET", key.arg())
+	if pttl {
+		b.Add(client.ReplyInt, "PTTL", key.arg())
+	}
+}
+
+func (s *Store[S]) casFor(*client.Batch, redisKey, []byte, []byte) (string, *client.Script) {
+	return casSource, casScript
+}

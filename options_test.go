@@ -50,6 +50,29 @@ func TestHealthCheckIntervalReachesTheClient(t *testing.T) {
 	}
 }
 
+// With a cache, the defaults bound what a silent connection serves
+// (HealthCheckInterval + ReadTimeout = 4s) and how long any value is
+// served without asking (1 minute); set values stay.
+func TestCacheDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		opts          Options
+		health, cache time.Duration
+	}{
+		{Options{CacheSize: 1}, time.Second, time.Minute},
+		{Options{CacheSize: 1, HealthCheckInterval: 5 * time.Second, CacheTTL: time.Second}, 5 * time.Second, time.Second},
+		{Options{CacheSize: 1, HealthCheckInterval: -1}, -1, time.Minute},
+		{Options{}, 15 * time.Second, 0},
+	} {
+		c, err := newConfig(tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.client.HealthCheckInterval != tc.health || c.CacheTTL != tc.cache {
+			t.Errorf("%v: HealthCheckInterval %v, CacheTTL %v; want %v, %v", tc.opts, c.client.HealthCheckInterval, c.CacheTTL, tc.health, tc.cache)
+		}
+	}
+}
+
 func TestNewConfigRejectsNonsense(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -75,6 +98,10 @@ func TestNewConfigRejectsNonsense(t *testing.T) {
 		{"unescaped '/' in a password", Options{URL: "redis://u:12/pw@h:1"}, "percent-encode"},
 		{"fragment", Options{URL: "redis://h:1#x"}, "percent-encode"},
 		{"';' in the query", Options{URL: "redis-sentinel://h:1?master_name=m&sentinel_password=a;b"}, "bad query"},
+		{"negative CacheSize", Options{CacheSize: -1}, "negative CacheSize"},
+		{"negative CacheTTL", Options{CacheSize: 1, CacheTTL: -time.Second}, "negative CacheTTL"},
+		{"CacheTTL alone", Options{CacheTTL: time.Second}, "CacheTTL set without CacheSize"},
+		{"cache on RESP2", Options{CacheSize: 1 << 20, Protocol: 2}, "RESP2 cannot carry the invalidations"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := newConfig(tc.opts)

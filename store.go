@@ -130,7 +130,7 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	defer bufPool.Put(bp)
 	var b client.Batch
 	b.Idempotent = true
-	s.addRead(&b, key)
+	s.addRead(&b, key, false)
 	b.Replies[0].Bulk = *bp
 	err := s.c.Do(ctx, &b)
 	r := &b.Replies[0]
@@ -286,36 +286,3 @@ func (k redisKey) arg() client.Arg { return client.Key(k.prefix, k.name) }
 
 // appendTo appends the key to b.
 func (k redisKey) appendTo(b []byte) []byte { return append(append(b, k.prefix...), k.name...) }
-
-// The client-side cache's part in reads and writes; each does nothing
-// without a cache.
-
-// cached returns the value under key and what remains of its TTL, when
-// the cache holds it.
-func (s *Store[S]) cached(key redisKey) ([]byte, time.Duration, bool) {
-	if s.cache == nil {
-		return nil, 0, false
-	}
-	var buf [128]byte
-	return s.cache.Get(key.appendTo(buf[:0]))
-}
-
-// addRead adds GET key to b, and with a cache PTTL key too, the cache's
-// hook keeping what they read.
-func (s *Store[S]) addRead(b *client.Batch, key redisKey) {
-	b.Add(client.ReplyBulk, "GET", key.arg())
-	if s.cache != nil {
-		var buf [128]byte
-		b.Hook = s.cache.Read(key.appendTo(buf[:0]))
-		b.Add(client.ReplyInt, "PTTL", key.arg())
-	}
-}
-
-// dropHook returns the cache's hook of a write of key, which drops it.
-func (s *Store[S]) dropHook(key redisKey) client.ReplyHook {
-	if s.cache == nil {
-		return nil
-	}
-	var buf [128]byte
-	return s.cache.Drop(key.appendTo(buf[:0]))
-}

@@ -49,15 +49,6 @@ return ''`
 // casScript runs casSource with EVALSHA.
 var casScript = client.NewScript(casSource)
 
-// casTrackedSource is casSource for a store with a client-side cache: when
-// it wrote it answers "+" and the key's PTTL, read after the write, so
-// that the server tracks the key for the connection again (its own write
-// ended the tracking) and the cache keeps the value written.
-var casTrackedSource = casSource[:strings.LastIndex(casSource, "return ''")] + "return '+' .. redis.call('PTTL', KEYS[1])"
-
-// casTrackedScript runs casTrackedSource with EVALSHA.
-var casTrackedScript = client.NewScript(casTrackedSource)
-
 // scriptRetryInterval is how long a store whose server refused the script
 // writes plainly before it tries the script again (an ACL fixed, a proxy
 // replaced).
@@ -144,10 +135,7 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 	}
 	var b client.Batch
 	b.Idempotent = true
-	s.addRead(&b, key) // GET, and PTTL with a cache
-	if s.cache == nil {
-		b.Add(client.ReplyInt, "PTTL", key.arg())
-	}
+	s.addRead(&b, key, true)
 	if err := s.c.Do(ctx, &b); err != nil {
 		return session.Stored{}, loadError(id, err)
 	}
@@ -301,16 +289,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 	}
 	var b client.Batch
 	key := rk.arg()
-	source, script := casSource, casScript
-	if s.cache != nil {
-		source, script = casTrackedSource, casTrackedScript
-		kept := value
-		if len(kept) == 0 {
-			kept = version // a touch: the value stays
-		}
-		var buf [128]byte
-		b.Hook = s.cache.Write(rk.appendTo(buf[:0]), kept)
-	}
+	source, script := s.casFor(&b, rk, value, version)
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulk, "EVAL", client.Str(source), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
 	} else {
@@ -344,7 +323,11 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 	case r.Bulk[0] != '~':
 		return session.Stored{}, false, invalidValue(id, "unexpected script reply")
 	}
-	st, err := s.stored(rk, id, r.Bulk[1:])
+	cur := r.Bulk[1:]
+	if s.cache != nil {
+		cur = cur[bytes.IndexByte(cur, ' ')+1:] // after the PTTL (casTrackedSource)
+	}
+	st, err := s.stored(rk, id, cur)
 	return st, false, err
 }
 

@@ -25,7 +25,7 @@ for m in "${modules[@]}" browser; do
 	(cd "$m" && go vet ./...)
 done
 omit=redisstore_nosentinel,redisstore_nocluster
-for tags in redisstore_nosentinel redisstore_nocluster $omit redisstore_noseal; do
+for tags in redisstore_nosentinel redisstore_nocluster $omit redisstore_noseal redisstore_nocache; do
 	echo "== go vet -tags $tags"
 	go vet -tags "$tags" ./...
 done
@@ -50,11 +50,13 @@ echo "== the browser suite (Chromium, without -race)"
 logged '^(ok|FAIL|---|panic|PASS|SKIP|\?)|^\s+--- (FAIL|SKIP)|_test.go:[0-9]+:' \
 	go -C browser test -count=1 -timeout 5m -v ./... || status=1
 
-echo "== the builds without Sentinel, Cluster or sealed values refuse them clearly"
+echo "== the builds without Sentinel, Cluster, sealed values or the cache refuse them clearly"
 for tags in redisstore_nosentinel redisstore_nocluster $omit; do
 	logged '^(ok|FAIL|---)|_test.go:[0-9]+:' go test -count=1 -tags "$tags" -run 'Omitted' -v ./internal/client || status=1
 done
-logged '^(ok|FAIL|---)|_test.go:[0-9]+:' go test -count=1 -tags redisstore_noseal -run 'Omitted' -v . || status=1
+for tags in redisstore_noseal redisstore_nocache; do
+	logged '^(ok|FAIL|---)|_test.go:[0-9]+:' go test -count=1 -tags "$tags" -run 'Omitted' -v . || status=1
+done
 
 echo "== allocation and deadline tests without -race (the race detector's sync.Pool drops items at random, and its slow copies starve the scheduler)"
 logged '^(ok|FAIL|---)|_test.go:[0-9]+:' go test -count=1 -run 'Alloc|Deadline' ./... || status=1

@@ -17,32 +17,37 @@
 // Entries are made and dropped by hooks (client.ReplyHook) that run on a
 // connection's reader goroutine as it reads the replies, in order with the
 // invalidations it reads: what a connection reports is applied in the
-// order the server sent it. Three kinds of hook:
-//   - Read (GET, PTTL): keeps the value, unless anything happened to the
-//     key since the read was sent: an invalidation read on any connection,
-//     or a write of this process. The race the Redis documentation
-//     describes (an invalidation overtaking the reply of a read that was
-//     in flight) is this: each read notes its key's generation when it is
-//     sent, and every invalidation and write of the key bumps it, so the
-//     reply of a read that was overtaken is not kept.
-//   - Write (the store's own script, which reads the key again after its
-//     write): keeps the new value, which is tracked since the script read
-//     it. The connection has NOLOOP, so the server does not tell it of its
-//     own write; the hook replaces what it read before.
-//   - Drop (every other write): drops the key, and bumps its generation so
-//     that no read in flight keeps the old value. It runs when the write's
-//     reply is read, before the write returns, even when its caller has
-//     stopped waiting: a write this process made is never hidden by the
-//     cache.
+// order the server sent it. The client sends every command of a key
+// through one connection (the pipe its hash picks), so that order is the
+// key's order on the server. Each command notes its key's generation when
+// it is sent; every invalidation and every write of the key bumps it.
+// Three kinds of hook:
+//   - Read (GET, PTTL): keeps the value only if the generation did not
+//     move. That is how the race the Redis documentation describes (an
+//     invalidation overtaking the reply of a read in flight) is lost by
+//     the read: the reply of a read overtaken by an invalidation, on any
+//     connection, or by a write of this process, is not kept.
+//   - Write (the store's conditional write, whose script reads the key
+//     last, so the server tracks it again: its own write ended that, and
+//     NOLOOP keeps the server from telling the connection of it): keeps
+//     what the key holds after the script (the value written, or the one
+//     another request wrote first), when the generation did not move or
+//     the entry it replaces came through the same connection (an earlier
+//     write of that connection's order).
+//   - Drop (every other write): drops the key.
+//
+// Write and Drop run when the write's reply is read, before the write
+// returns, even when its caller has stopped waiting: a write this process
+// made is never hidden by the cache.
 //
 // A key read through two connections (its pipe was replaced; a value too
-// big for the shared pipes) could have its replies read in any order: when
-// a hook finds the key kept from another Source it drops it rather than
-// guess which is newer.
+// big for the shared pipes went through the bulk one) could have its
+// replies read in any order: a hook that finds the key kept from another
+// Source drops it rather than guess which is newer.
 //
 // # Memory
 //
-// The cache is split into shards by a hash of the key (a random seed), each
+// The cache is split into shards by a hash of the key, each
 // with its own lock, its share of the size, its generations and its list of
 // entries from the most to the least recently used. An entry costs its key,
 // its value and EntryOverhead; keeping one evicts the least recently used
@@ -51,7 +56,7 @@
 package cache
 
 import (
-	"hash/maphash"
+	"bytes"
 	"strconv"
 	"sync"
 	"time"
@@ -79,7 +84,6 @@ var epoch = time.Now()
 // safe for concurrent use.
 type Cache struct {
 	ttl    int64 // CacheTTL in nanoseconds
-	seed   maphash.Seed
 	shards [shardCount]shard
 }
 
@@ -107,7 +111,7 @@ func (e *entry) size() int64 { return int64(len(e.key)+len(e.value)) + EntryOver
 // New returns a cache of at most size bytes that serves an entry for ttl
 // at most.
 func New(size int64, ttl time.Duration) *Cache {
-	c := &Cache{ttl: int64(ttl), seed: maphash.MakeSeed()}
+	c := &Cache{ttl: int64(ttl)}
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.m = make(map[string]*entry)
@@ -117,16 +121,19 @@ func New(size int64, ttl time.Duration) *Cache {
 	return c
 }
 
-// locate returns the shard and generation stripe of a key's hash.
-func (c *Cache) locate(h uint64) (*shard, int) {
+// locate returns the shard and generation stripe of the key prefix+name.
+func (c *Cache) locate(prefix, name string) (*shard, int) {
+	h := client.KeyHash(prefix, name)
 	return &c.shards[h%shardCount], int(h / shardCount % stripes)
 }
 
-// Get returns the value kept for key and what remains of the key's TTL in
-// Redis (zero: none), when the cache may serve it. The value is shared:
-// it must not be changed.
-func (c *Cache) Get(key []byte) (value []byte, ttl time.Duration, ok bool) {
-	sh, _ := c.locate(maphash.Bytes(c.seed, key))
+// Get returns the value kept for the key prefix+name and what remains of
+// the key's TTL in Redis (zero: none), when the cache may serve it. The
+// value is shared: it must not be changed.
+func (c *Cache) Get(prefix, name string) (value []byte, ttl time.Duration, ok bool) {
+	sh, _ := c.locate(prefix, name)
+	var buf [192]byte
+	key := append(append(buf[:0], prefix...), name...)
 	sh.mu.Lock()
 	e := sh.m[string(key)]
 	if e == nil {
@@ -154,34 +161,34 @@ func (c *Cache) Get(key []byte) (value []byte, ttl time.Duration, ok bool) {
 	return value, ttl, true
 }
 
-// Read returns the hook of a read of key: a batch of GET key then PTTL
-// key. Call it before the batch is sent.
-func (c *Cache) Read(key []byte) client.ReplyHook {
-	h := maphash.Bytes(c.seed, key)
-	sh, stripe := c.locate(h)
-	sh.mu.Lock()
-	gen := sh.gen[stripe]
-	sh.mu.Unlock()
-	return &read{op{c: c, sh: sh, stripe: stripe, key: string(key), sent: nowFunc()}, gen}
+// Read returns the hook of a read of the key prefix+name: a batch of GET
+// then PTTL. Call it before the batch is sent.
+func (c *Cache) Read(prefix, name string) client.ReplyHook {
+	return &read{c.op(prefix, name)}
 }
 
-// Write returns the hook of a write of value under key by a script whose
-// reply, when it wrote, is "+" and the key's PTTL read after the write
-// (which the server then tracks); any other reply drops the key. The
-// hook keeps a copy of value.
-func (c *Cache) Write(key, value []byte) client.ReplyHook {
-	return &write{c.op(key), append([]byte(nil), value...)}
+// Write returns the hook of a write of value under the key prefix+name by
+// a script that reads the key last (which the server then tracks): its
+// reply is "+" and the key's PTTL when it wrote value; "~", the PTTL, a
+// space and the value the key holds when it held another; anything else
+// drops the key. The hook keeps a copy of value.
+func (c *Cache) Write(prefix, name string, value []byte) client.ReplyHook {
+	return &write{c.op(prefix, name), append([]byte(nil), value...)}
 }
 
-// Drop returns the hook of any other write of key: its reply drops the key.
-func (c *Cache) Drop(key []byte) client.ReplyHook {
-	o := c.op(key)
+// Drop returns the hook of any other write of the key prefix+name: its
+// reply drops the key.
+func (c *Cache) Drop(prefix, name string) client.ReplyHook {
+	o := c.op(prefix, name)
 	return &o
 }
 
-func (c *Cache) op(key []byte) op {
-	sh, stripe := c.locate(maphash.Bytes(c.seed, key))
-	return op{c: c, sh: sh, stripe: stripe, key: string(key), sent: nowFunc()}
+func (c *Cache) op(prefix, name string) op {
+	sh, stripe := c.locate(prefix, name)
+	sh.mu.Lock()
+	gen := sh.gen[stripe]
+	sh.mu.Unlock()
+	return op{c: c, sh: sh, stripe: stripe, key: prefix + name, gen: gen, sent: nowFunc()}
 }
 
 // op is a command on one key, the hook of its reply.
@@ -190,7 +197,8 @@ type op struct {
 	sh     *shard
 	stripe int
 	key    string
-	sent   int64 // before the command was sent: expiries count from it
+	gen    uint64 // the key's generation when the command was sent
+	sent   int64  // before the command was sent: expiries count from it
 }
 
 // Replied drops the key: a write's reply (Drop).
@@ -208,16 +216,10 @@ func (o *op) dropLocked() {
 	}
 }
 
-// keepLocked keeps value, read through src, when src is tracked and no
-// entry of the key was kept from another Source (see the package doc).
+// keepLocked keeps value, read through src, for pttl milliseconds at most
+// (-1: no TTL), once the key's entry is dropped.
 func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
 	sh := o.sh
-	if e := sh.m[o.key]; e != nil {
-		sh.removeLocked(e)
-		if e.src != src {
-			return
-		}
-	}
 	if !src.Tracked() || pttl == -2 || pttl == 0 {
 		return // untracked, or the key is gone
 	}
@@ -237,46 +239,69 @@ func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
 	}
 }
 
-type read struct {
-	op
-	gen uint64 // the key's generation when the read was sent
-}
+// read is the hook of GET and PTTL. What it read is kept when nothing
+// happened to the key since it was sent, and no entry of the key was kept
+// from another Source meanwhile (see the package doc).
+type read struct{ op }
 
 func (r *read) Replied(src *client.Source, rs []client.Reply) {
 	if len(rs) != 2 || rs[0].Err != nil || rs[1].Err != nil || rs[0].Null {
 		return
 	}
 	value := append([]byte(nil), rs[0].Bulk...) // before the lock: the reply's buffer is reused
-	r.sh.mu.Lock()
-	if r.sh.gen[r.stripe] == r.gen {
-		r.keepLocked(src, value, rs[1].Int)
+	sh := r.sh
+	sh.mu.Lock()
+	if sh.gen[r.stripe] == r.gen {
+		e := sh.m[r.key]
+		if e != nil {
+			sh.removeLocked(e)
+		}
+		if e == nil || e.src == src {
+			r.keepLocked(src, value, rs[1].Int)
+		}
 	}
-	r.sh.mu.Unlock()
+	sh.mu.Unlock()
 }
 
+// write is the hook of casTrackedSource's script. What the key holds after
+// it is kept when nothing happened to the key since the script was sent,
+// or when what did came through the same connection (earlier in its
+// order: another request's write of the session); never when an entry from
+// another Source was kept meanwhile.
 type write struct {
 	op
 	value []byte
 }
 
 func (w *write) Replied(src *client.Source, rs []client.Reply) {
-	pttl, ok := int64(0), len(rs) == 1 && rs[0].Err == nil && len(rs[0].Bulk) > 1 && rs[0].Bulk[0] == '+'
-	if ok {
-		var err error
-		pttl, err = strconv.ParseInt(string(rs[0].Bulk[1:]), 10, 64)
-		ok = err == nil
+	var kept []byte
+	var pttl int64
+	if len(rs) == 1 && rs[0].Err == nil && len(rs[0].Bulk) > 1 {
+		r := rs[0].Bulk
+		digits, cur, conflict := bytes.Cut(r[1:], []byte(" "))
+		n, err := strconv.ParseInt(string(digits), 10, 64)
+		switch {
+		case err != nil:
+		case r[0] == '+' && !conflict:
+			kept, pttl = w.value, n
+		case r[0] == '~' && conflict:
+			kept, pttl = append([]byte(nil), cur...), n // what another request wrote
+		}
 	}
-	w.sh.mu.Lock()
+	sh := w.sh
+	sh.mu.Lock()
+	e := sh.m[w.key]
+	keep := kept != nil && (e == nil && sh.gen[w.stripe] == w.gen || e != nil && e.src == src)
 	w.dropLocked()
-	if ok {
-		w.keepLocked(src, w.value, pttl)
+	if keep {
+		w.keepLocked(src, kept, pttl)
 	}
-	w.sh.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 // Invalidate drops key: Redis says it changed (client.Tracker).
 func (c *Cache) Invalidate(_ *client.Source, key string) {
-	sh, stripe := c.locate(maphash.String(c.seed, key))
+	sh, stripe := c.locate(key, "")
 	sh.mu.Lock()
 	sh.gen[stripe]++
 	if e := sh.m[key]; e != nil {

@@ -27,7 +27,7 @@ func fakeClock(t *testing.T) *int64 {
 }
 
 func get(c *Cache, key string) (string, bool) {
-	v, _, ok := c.Get([]byte(key))
+	v, _, ok := c.Get("", key)
 	return string(v), ok
 }
 
@@ -35,13 +35,13 @@ func TestReadIsKeptAndServed(t *testing.T) {
 	now := fakeClock(t)
 	c := New(1<<20, time.Minute)
 	src := client.NewSource(true)
-	c.Read([]byte("k")).Replied(src, replies([]byte("v1"), 30_000))
-	v, ttl, ok := c.Get([]byte("k"))
+	c.Read("", "k").Replied(src, replies([]byte("v1"), 30_000))
+	v, ttl, ok := c.Get("", "k")
 	if !ok || string(v) != "v1" || ttl != 30*time.Second {
 		t.Fatalf("Get = %q, %v, %v; want v1, 30s", v, ttl, ok)
 	}
 	*now += int64(10 * time.Second)
-	if _, ttl, _ := c.Get([]byte("k")); ttl != 20*time.Second {
+	if _, ttl, _ := c.Get("", "k"); ttl != 20*time.Second {
 		t.Errorf("TTL 10s later = %v, want 20s", ttl)
 	}
 	if st := c.Stats(); st.Hits != 2 || st.Misses != 0 || st.Entries != 1 || st.Bytes != int64(len("k")+len("v1")+EntryOverhead) {
@@ -51,7 +51,7 @@ func TestReadIsKeptAndServed(t *testing.T) {
 
 func TestNothingIsKeptFromAnUntrackedConnection(t *testing.T) {
 	c := New(1<<20, time.Minute)
-	c.Read([]byte("k")).Replied(client.NewSource(false), replies([]byte("v"), 1000))
+	c.Read("", "k").Replied(client.NewSource(false), replies([]byte("v"), 1000))
 	if _, ok := get(c, "k"); ok {
 		t.Error("a value read on a connection without tracking was served")
 	}
@@ -60,10 +60,10 @@ func TestNothingIsKeptFromAnUntrackedConnection(t *testing.T) {
 func TestNullsErrorsAndGoneKeysAreNotKept(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	src := client.NewSource(true)
-	c.Read([]byte("null")).Replied(src, replies(nil, -2))
-	c.Read([]byte("gone")).Replied(src, replies([]byte("v"), -2))
-	c.Read([]byte("err")).Replied(src, []client.Reply{{Bulk: []byte("v")}, {Err: fmt.Errorf("ERR")}})
-	c.Read([]byte("short")).Replied(src, replies([]byte("v"), 1000)[:1])
+	c.Read("", "null").Replied(src, replies(nil, -2))
+	c.Read("", "gone").Replied(src, replies([]byte("v"), -2))
+	c.Read("", "err").Replied(src, []client.Reply{{Bulk: []byte("v")}, {Err: fmt.Errorf("ERR")}})
+	c.Read("", "short").Replied(src, replies([]byte("v"), 1000)[:1])
 	if st := c.Stats(); st.Entries != 0 {
 		t.Errorf("%d entries kept, want 0", st.Entries)
 	}
@@ -74,14 +74,14 @@ func TestNullsErrorsAndGoneKeysAreNotKept(t *testing.T) {
 func TestAnInvalidationOvertakingAReadWins(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	src := client.NewSource(true)
-	hook := c.Read([]byte("k"))
+	hook := c.Read("", "k")
 	c.Invalidate(src, "k")
 	hook.Replied(src, replies([]byte("old"), 1000))
 	if _, ok := get(c, "k"); ok {
 		t.Fatal("a reply overtaken by an invalidation was kept")
 	}
 	// Another connection's invalidation counts as well.
-	hook = c.Read([]byte("k"))
+	hook = c.Read("", "k")
 	c.Invalidate(client.NewSource(true), "k")
 	hook.Replied(src, replies([]byte("old"), 1000))
 	if _, ok := get(c, "k"); ok {
@@ -89,7 +89,7 @@ func TestAnInvalidationOvertakingAReadWins(t *testing.T) {
 	}
 	// An invalidation of another key does not stop it (unless they share
 	// a generation, which this key set avoids by checking).
-	hook = c.Read([]byte("k"))
+	hook = c.Read("", "k")
 	other := "other"
 	for i := 0; c.sameGeneration("k", other); i++ {
 		other = "other" + strconv.Itoa(i)
@@ -110,23 +110,43 @@ func TestAnInvalidationOvertakingAReadWins(t *testing.T) {
 
 // sameGeneration reports whether two keys share a generation.
 func (c *Cache) sameGeneration(a, b string) bool {
-	oa, ob := c.op([]byte(a)), c.op([]byte(b))
+	oa, ob := c.op("", a), c.op("", b)
 	return oa.sh == ob.sh && oa.stripe == ob.stripe
 }
 
 // A write of this process in flight with a read makes the read's reply not
 // kept, whichever connection each went through.
+// A write's reply keeps its value when the generation moved only through
+// the same connection (parallel writes of one key), not when another
+// connection dropped the key meanwhile.
+func TestWritesInFlightTogether(t *testing.T) {
+	c := New(1<<20, time.Minute)
+	p, bulk := client.NewSource(true), client.NewSource(true)
+	w1, w2 := c.Write("", "k", []byte("w1")), c.Write("", "k", []byte("w2"))
+	w1.Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
+	w2.Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
+	if v, _ := get(c, "k"); v != "w2" {
+		t.Fatalf("after two writes through one connection: %q, want w2", v)
+	}
+	big, del := c.Write("", "k", []byte("big")), c.Drop("", "k")
+	del.Replied(p, []client.Reply{{}}) // the Delete came last on the server, its reply first
+	big.Replied(bulk, []client.Reply{{Bulk: []byte("+1000")}})
+	if v, ok := get(c, "k"); ok {
+		t.Fatalf("served %q after a Delete that returned", v)
+	}
+}
+
 func TestAWriteStopsTheReadsInFlight(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	a, b := client.NewSource(true), client.NewSource(true)
-	read := c.Read([]byte("k"))
-	c.Drop([]byte("k")).Replied(b, []client.Reply{{}})
+	read := c.Read("", "k")
+	c.Drop("", "k").Replied(b, []client.Reply{{}})
 	read.Replied(a, replies([]byte("old"), 1000))
 	if _, ok := get(c, "k"); ok {
 		t.Fatal("a read in flight with a write was kept")
 	}
-	c.Read([]byte("k")).Replied(a, replies([]byte("v"), 1000))
-	c.Drop([]byte("k")).Replied(b, []client.Reply{{}})
+	c.Read("", "k").Replied(a, replies([]byte("v"), 1000))
+	c.Drop("", "k").Replied(b, []client.Reply{{}})
 	if _, ok := get(c, "k"); ok {
 		t.Fatal("a dropped key was served")
 	}
@@ -137,19 +157,24 @@ func TestAWriteKeepsWhatItWrote(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	src := client.NewSource(true)
 	value := []byte("new")
-	hook := c.Write([]byte("k"), value)
+	hook := c.Write("", "k", value)
 	value[0] = 'X' // the caller's buffer, reused
 	hook.Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
-	v, ttl, ok := c.Get([]byte("k"))
+	v, ttl, ok := c.Get("", "k")
 	if !ok || string(v) != "new" || ttl != time.Minute {
 		t.Fatalf("after a write: %q, %v, %v", v, ttl, ok)
 	}
-	for _, r := range []client.Reply{{Bulk: []byte("~cur")}, {Null: true}, {Err: fmt.Errorf("NOSCRIPT")}, {Bulk: []byte("+x")}} {
-		c.Write([]byte("k"), []byte("v")).Replied(src, []client.Reply{r})
+	// A conflict keeps what the key holds, read by the script.
+	c.Write("", "k", []byte("mine")).Replied(src, []client.Reply{{Bulk: []byte("~30000 theirs")}})
+	if v, ttl, ok := c.Get("", "k"); !ok || string(v) != "theirs" || ttl != 30*time.Second {
+		t.Fatalf("after a conflict: %q, %v, %v; want theirs, 30s", v, ttl, ok)
+	}
+	for _, r := range []client.Reply{{Bulk: []byte("~cur")}, {Bulk: []byte("+60000 x")}, {Null: true}, {Err: fmt.Errorf("NOSCRIPT")}, {Bulk: []byte("+x")}} {
+		c.Write("", "k", []byte("v")).Replied(src, []client.Reply{r})
 		if _, ok := get(c, "k"); ok {
 			t.Fatalf("after a write answered %+v the key was served", r)
 		}
-		c.Write([]byte("k"), []byte("v")).Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
+		c.Write("", "k", []byte("v")).Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
 	}
 }
 
@@ -158,13 +183,13 @@ func TestAWriteKeepsWhatItWrote(t *testing.T) {
 func TestTwoConnectionsOfOneKeyDropIt(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	a, b := client.NewSource(true), client.NewSource(true)
-	c.Read([]byte("k")).Replied(a, replies([]byte("v1"), 1000))
-	c.Read([]byte("k")).Replied(b, replies([]byte("v2"), 1000))
+	c.Read("", "k").Replied(a, replies([]byte("v1"), 1000))
+	c.Read("", "k").Replied(b, replies([]byte("v2"), 1000))
 	if v, ok := get(c, "k"); ok {
 		t.Fatalf("served %q after reads through two connections", v)
 	}
-	c.Read([]byte("k")).Replied(a, replies([]byte("v3"), 1000))
-	c.Read([]byte("k")).Replied(a, replies([]byte("v4"), 1000))
+	c.Read("", "k").Replied(a, replies([]byte("v3"), 1000))
+	c.Read("", "k").Replied(a, replies([]byte("v4"), 1000))
 	if v, _ := get(c, "k"); v != "v4" {
 		t.Fatalf("the later reply of one connection: %q, want v4", v)
 	}
@@ -174,14 +199,14 @@ func TestExpiries(t *testing.T) {
 	now := fakeClock(t)
 	c := New(1<<20, time.Minute)
 	src := client.NewSource(true)
-	c.Read([]byte("short")).Replied(src, replies([]byte("v"), 1000))
-	c.Read([]byte("long")).Replied(src, replies([]byte("v"), 3_600_000))
-	c.Read([]byte("forever")).Replied(src, replies([]byte("v"), -1))
+	c.Read("", "short").Replied(src, replies([]byte("v"), 1000))
+	c.Read("", "long").Replied(src, replies([]byte("v"), 3_600_000))
+	c.Read("", "forever").Replied(src, replies([]byte("v"), -1))
 	*now += int64(time.Second)
 	if _, ok := get(c, "short"); ok {
 		t.Error("served once its key expired in Redis")
 	}
-	if _, ttl, ok := c.Get([]byte("forever")); !ok || ttl != 0 {
+	if _, ttl, ok := c.Get("", "forever"); !ok || ttl != 0 {
 		t.Errorf("a key without TTL: %v, %v", ttl, ok)
 	}
 	*now += int64(time.Minute)
@@ -195,18 +220,18 @@ func TestExpiries(t *testing.T) {
 func TestConnectionsThatEndOrAreForgotten(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	a, b := client.NewSource(true), client.NewSource(true)
-	c.Read([]byte("a")).Replied(a, replies([]byte("v"), 1000))
-	c.Read([]byte("b")).Replied(b, replies([]byte("v"), 1000))
+	c.Read("", "a").Replied(a, replies([]byte("v"), 1000))
+	c.Read("", "b").Replied(b, replies([]byte("v"), 1000))
 	a.End()
 	if _, ok := get(c, "a"); ok {
 		t.Error("served after its connection ended")
 	}
-	c.Read([]byte("a")).Replied(a, replies([]byte("v"), 1000))
+	c.Read("", "a").Replied(a, replies([]byte("v"), 1000))
 	if _, ok := get(c, "a"); ok {
 		t.Error("kept from an ended connection")
 	}
-	c.Read([]byte("b2")).Replied(b, replies([]byte("v"), 1000))
-	inflight := c.Read([]byte("b3"))
+	c.Read("", "b2").Replied(b, replies([]byte("v"), 1000))
+	inflight := c.Read("", "b3")
 	c.Forget(b)
 	inflight.Replied(b, replies([]byte("v"), 1000))
 	if st := c.Stats(); st.Entries != 0 || st.Bytes != 0 {
@@ -222,7 +247,7 @@ func TestEvictsLeastRecentlyUsedWithinSize(t *testing.T) {
 	value := make([]byte, 200)
 	keep := "key-0"
 	for i := range 2000 {
-		c.Read([]byte("key-"+strconv.Itoa(i))).Replied(src, replies(value, 60_000))
+		c.Read("", "key-"+strconv.Itoa(i)).Replied(src, replies(value, 60_000))
 		if _, ok := get(c, keep); !ok && i > 0 {
 			t.Fatalf("the key used all along was evicted at %d", i)
 		}
@@ -234,7 +259,7 @@ func TestEvictsLeastRecentlyUsedWithinSize(t *testing.T) {
 	if st.Evictions == 0 || st.Entries+int64(st.Evictions) != 2000 {
 		t.Errorf("Stats = %+v", st)
 	}
-	c.Read([]byte("huge")).Replied(src, replies(make([]byte, size), 60_000))
+	c.Read("", "huge").Replied(src, replies(make([]byte, size), 60_000))
 	if _, ok := get(c, "huge"); ok {
 		t.Error("a value bigger than a shard's share was kept")
 	}
@@ -253,7 +278,7 @@ func TestBytesCountWhatTheHeapHolds(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		for i := 0; c.Stats().Evictions == 0; i++ {
-			c.Read([]byte("sessionx:"+strconv.Itoa(i)+"abcdefghijklmnopqrstuvwxyzABCDEFGHIJK")).Replied(src, replies(value, 60_000))
+			c.Read("sessionx:", strconv.Itoa(i)+"abcdefghijklmnopqrstuvwxyzABCDEFGHIJK").Replied(src, replies(value, 60_000))
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -275,20 +300,20 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			src := srcs[g%2]
 			for i := range 2000 {
-				k := []byte("k" + strconv.Itoa(i%50))
+				k := "k" + strconv.Itoa(i%50)
 				switch i % 5 {
 				case 0:
-					c.Read(k).Replied(src, replies([]byte("v"), 1000))
+					c.Read("", k).Replied(src, replies([]byte("v"), 1000))
 				case 1:
-					c.Invalidate(src, string(k))
+					c.Invalidate(src, k)
 				case 2:
-					c.Write(k, []byte("w")).Replied(src, []client.Reply{{Bulk: []byte("+1000")}})
+					c.Write("", k, []byte("w")).Replied(src, []client.Reply{{Bulk: []byte("+1000")}})
 				case 3:
 					if i%500 == 3 {
 						c.Forget(src)
 					}
 				default:
-					c.Get(k)
+					c.Get("", k)
 				}
 			}
 		})

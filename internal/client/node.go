@@ -93,8 +93,8 @@ func (n *node) dial(ctx context.Context) (*conn, error) {
 	if d := n.backoff.done(turn, err, time.Now()); err != nil {
 		n.log.Warn("redisstore: dial failed", "addr", n.addr, "retry in", d, "err", err)
 	}
-	if err == nil && c.untracked != nil && !n.warnedUntracked.Swap(true) {
-		n.log.Warn("redisstore: the client-side cache is off for this server: every Load reads from Redis", "addr", n.addr, "reason", c.untracked)
+	if err == nil {
+		n.warnUntracked(c)
 	}
 	return c, err
 }
@@ -324,23 +324,6 @@ func (n *node) pipe(ctx context.Context, big bool, pick uint32) (*pipe, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// pick returns the number of the shared pipe for b: the next in turn, or
-// with a Tracker one fixed by b's key, so that the reads and writes of a
-// key go through one connection, in order, and what a write leaves cached
-// is not dropped by an invalidation another connection reads late.
-func (n *node) pick(b *Batch) uint32 {
-	if n.cfg.Tracker == nil || !b.keyed {
-		return n.next.Add(1)
-	}
-	h := uint32(2166136261) // FNV-1a of prefix+id
-	for _, s := range [2]string{b.prefix, b.id} {
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint32(s[i])) * 16777619
-		}
-	}
-	return h
 }
 
 // dialPipe gets a connection for slot s from the pool, makes it the

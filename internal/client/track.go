@@ -1,11 +1,6 @@
 package client
 
-import (
-	"errors"
-	"sync/atomic"
-
-	"github.com/sessionx-redis/redisstore/resp"
-)
+import "sync/atomic"
 
 // Client-side caching: what the client does for a cache (Config.Tracker).
 //
@@ -38,6 +33,9 @@ import (
 // read: its connections are not tracked, and the node says so once through
 // Logger. So does a server that refuses CLIENT TRACKING (an ACL user
 // without +client, a proxy).
+//
+// The build tag redisstore_nocache leaves tracking out (about 8 KB): a
+// Tracker is then never told anything, and no connection is tracked.
 
 // Source is one connection of the client, as a cache sees it.
 type Source struct {
@@ -79,68 +77,14 @@ type ReplyHook interface {
 	Replied(src *Source, replies []Reply)
 }
 
-// trackingCmd turns tracking on for a connection.
-var trackingCmd = []string{"CLIENT", "TRACKING", "ON", "NOLOOP"}
-
-// errNoRESP3 is why a connection on RESP2 is not tracked.
-var errNoRESP3 = errors.New("the server speaks RESP2 only (no HELLO), which cannot push invalidations on the connection that read")
-
-// track turns tracking on for c, after its handshake; a refusal leaves c
-// untracked with the reason in c.untracked. The error returned means c
-// is broken.
-func (c *conn) track(resp3 bool) error {
-	if !resp3 {
-		c.untracked = errNoRESP3
-		return nil
-	}
-	c.wbuf = resp.AppendCommand(c.wbuf[:0], trackingCmd...)
-	err := c.roundTripOK()
-	switch {
-	case err == nil:
-		c.tracking = true
-	case resp.Usable(err):
-		c.untracked = err
-		err = nil
-	}
-	return err
-}
-
-// push handles a RESP3 push read on the pipe: tracking's go to the
-// Tracker, the others to OnPush.
-func (p *pipe) push(v resp.Value) {
-	if t := p.node.cfg.Tracker; t != nil && len(v.Elems) > 0 {
-		switch v.Elems[0].Str {
-		case "invalidate":
-			if len(v.Elems) == 2 && v.Elems[1].Type == resp.TypeArray && !v.Elems[1].Null {
-				for _, k := range v.Elems[1].Elems {
-					if k.Type != resp.TypeBulkString && k.Type != resp.TypeSimpleString {
-						t.Forget(p.src) // not a key: trust nothing
-						return
-					}
-					t.Invalidate(p.src, k.Str)
-				}
-			} else {
-				t.Forget(p.src) // FLUSHDB, FLUSHALL, or a shape we do not know
-			}
-			return
-		case "tracking-redir-broken":
-			t.Forget(p.src)
-			return
+// KeyHash is a hash of the key prefix+id (FNV-1a), computed without
+// building the key.
+func KeyHash(prefix, id string) uint32 {
+	h := uint32(2166136261)
+	for _, s := range [2]string{prefix, id} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint32(s[i])) * 16777619
 		}
 	}
-	p.onPush(v)
-}
-
-// forget tells the Tracker that nothing read through the node's
-// connections can be trusted (a MOVED reply from it).
-func (n *node) forget() {
-	t := n.cfg.Tracker
-	if t == nil {
-		return
-	}
-	for i := range n.slots {
-		if p := n.slots[i].cur.Load(); p != nil {
-			t.Forget(p.src)
-		}
-	}
+	return h
 }
