@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sessionx-redis/redisstore/internal/client"
 	"github.com/sessionx-redis/redisstore/internal/redisserver"
+	"github.com/sessionx-redis/redisstore/redistest"
 	"github.com/sessionx-redis/redisstore/session"
 )
 
@@ -282,4 +284,61 @@ func counterSession(id string, n int) *session.Session {
 	s := testSession(id)
 	s.Data["n"] = n
 	return s
+}
+
+// A connection that goes silent (a partition: no FIN, no RST) is found by
+// the health check, and what was read through it is then no longer
+// served: within HealthCheckInterval + ReadTimeout of the last reply.
+func TestCacheSilentConnection(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	proxy := redistest.StartProxy(t, srv.Addr)
+	cached := openStore(t, Options{Addr: proxy.Addr(), CacheSize: 1 << 20,
+		HealthCheckInterval: 100 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
+	writer := openStore(t, Options{Addr: srv.Addr})
+	saveUser(t, writer, "quiet", "alice")
+	loadUser(t, cached, "quiet")
+	if st := cached.Stats().Cache; st.Entries != 1 {
+		t.Fatalf("not cached: %+v", st)
+	}
+	checks := cached.Stats().HealthChecks
+	proxy.Partition()
+	defer proxy.Heal()
+	saveUser(t, writer, "quiet", "bob") // its invalidation is held by the partition
+	start := time.Now()
+	deadline := start.Add(10 * time.Second)
+	for cached.Stats().Cache.Entries != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the silent connection's entries are still held after 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if cached.Stats().HealthChecks == checks {
+		t.Error("dropped without a health check")
+	}
+	t.Logf("dropped %v after the partition (bound: HealthCheckInterval + ReadTimeout = 400ms)", time.Since(start).Round(time.Millisecond))
+	proxy.Heal()
+	if u := loadUser(t, cached, "quiet"); u != "bob" {
+		t.Fatalf("after the partition: user %q", u)
+	}
+}
+
+// An ACL user without CLIENT runs without the cache: every Load reads
+// Redis, and Logger says so once.
+func TestCacheOffForAnACLUserWithoutClient(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{Users: []string{"app on >apppw ~* +@all -client"}})
+	log := &argLogger{}
+	s := openStore(t, Options{Addr: srv.Addr, Username: "app", Password: "apppw", CacheSize: 1 << 20, Logger: log})
+	saveUser(t, s, "acl", "alice")
+	before := calls(t, srv, "get")
+	for range 5 {
+		if u := loadUser(t, s, "acl"); u != "alice" {
+			t.Fatalf("Load: %q", u)
+		}
+	}
+	if n := calls(t, srv, "get") - before; n != 5 {
+		t.Errorf("%d GETs for 5 Loads, want 5", n)
+	}
+	if w := log.warningsWith("client-side cache is off"); len(w) != 1 || !strings.Contains(w[0], "NOPERM") {
+		t.Errorf("warnings: %q", w)
+	}
 }

@@ -7,7 +7,8 @@
 // Redis expires them on its own. It uses only HELLO/AUTH, SELECT, SET
 // with EX/PX (and SET ... GET, SET ... NX), GET, PTTL, DEL, PING, two
 // scripts (EVALSHA/EVAL: conditional saves and the user index) with
-// ZRANGE and ZREM, plus what Sentinel and Cluster routing need.
+// ZRANGE and ZREM, CLIENT TRACKING with Options.CacheSize, plus what
+// Sentinel and Cluster routing need.
 //
 // Data flows down through small packages, each with one job:
 //
@@ -36,10 +37,17 @@
 // before a caller waits on it; a server whose dials fail is redialed at a
 // paced rate while calls to it fail at once.
 //
+// Options.CacheSize keeps session values in the process, so that a Load of
+// a session nothing changed costs no round trip: Redis pushes an
+// invalidation on the connection that read a key when another process
+// changes it (CLIENT TRACKING, RESP3), and the store's own writes update
+// or drop what it keeps before they return. The design is in package
+// internal/cache and in internal/client's track.go.
+//
 // Build tags for constrained builds: redisstore_nosentinel and
 // redisstore_nocluster leave out Sentinel or Cluster routing,
-// redisstore_noseal sealed values (New then refuses those options with an
-// error naming the tag).
+// redisstore_noseal sealed values, redisstore_nocache the client-side
+// cache (New then refuses those options with an error naming the tag).
 //
 // Values are byte-compatible with sessionx's go-redis store: the same key,
 // the same JSON, SET key value EX seconds. Options.EncryptionKeys seals

@@ -10,7 +10,9 @@
 #     sessions in a map as encoding/json output, so decoding too).
 # The rows "<server> single" are that server built with
 # -tags redisstore_nosentinel,redisstore_nocluster (single-server routing),
-# the rows "<server> noseal" with -tags redisstore_noseal (no sealed values).
+# the rows "<server> noseal" with -tags redisstore_noseal (no sealed values),
+# the rows "<server> nocache" with -tags redisstore_nocache (no client-side
+# cache).
 set -euo pipefail
 cd "$(dirname "$0")/../bench"
 tmp=$(mktemp -d)
@@ -30,9 +32,11 @@ for s in redisstore stack; do
 	size["$s single"]=$(stat -c %s "$tmp/$s-single")
 	go build -trimpath -tags redisstore_noseal -ldflags='-s -w' -o "$tmp/$s-noseal" "./cmd/sizes/$s"
 	size["$s noseal"]=$(stat -c %s "$tmp/$s-noseal")
+	go build -trimpath -tags redisstore_nocache -ldflags='-s -w' -o "$tmp/$s-nocache" "./cmd/sizes/$s"
+	size["$s nocache"]=$(stat -c %s "$tmp/$s-nocache")
 done
-servers+=("redisstore single" "stack single" "redisstore noseal" "stack noseal")
-store_only+="redisstore single redisstore noseal "
+servers+=("redisstore single" "stack single" "redisstore noseal" "stack noseal" "redisstore nocache" "stack nocache")
+store_only+="redisstore single redisstore noseal redisstore nocache "
 kb() { awk -v d="$1" 'BEGIN { printf "%+.1f KB", d / 1000 }'; }
 
 echo "## Binary size of a net/http server per session stack (-trimpath -ldflags='-s -w')"
@@ -50,7 +54,7 @@ echo "## The store alone adds to a net/http + encoding/json server"
 echo
 echo "| server | bytes | over nethttpjson | over nostorejson |"
 echo "| --- | ---: | ---: | ---: |"
-for s in nethttpjson nostorejson redisstore "redisstore single" "redisstore noseal"; do
+for s in nethttpjson nostorejson redisstore "redisstore single" "redisstore noseal" "redisstore nocache"; do
 	b=${size[$s]}
 	echo "| $s | $b | $(kb $((b - size[nethttpjson]))) | $(kb $((b - size[nostorejson]))) |"
 done

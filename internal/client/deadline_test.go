@@ -513,7 +513,7 @@ func TestSilentPartitionIsFoundByHealthChecks(t *testing.T) {
 	found := time.Since(partitioned)
 	t.Logf("figure: silent partition: idle connections closed %v after it began (HealthCheckInterval %v, ReadTimeout %v); %d health checks",
 		found.Round(time.Millisecond), every, readTimeout, c.Stats().HealthChecks)
-	if limit := max(every, readTimeout) + readTimeout + 500*time.Millisecond; found > limit {
+	if limit := every + readTimeout + 500*time.Millisecond; found > limit {
 		t.Errorf("the dead connections were closed after %v, over %v", found, limit)
 	}
 	px.Heal()
@@ -524,6 +524,29 @@ func TestSilentPartitionIsFoundByHealthChecks(t *testing.T) {
 		t.Fatalf("the first call after the partition healed: %v", err)
 	}
 	t.Logf("figure: first call after the partition healed: %v", time.Since(start).Round(100*time.Microsecond))
+}
+
+// An idle connection gets its PING every HealthCheckInterval, also when
+// that is shorter than ReadTimeout: the deadline a call's reply left (its
+// due time, ReadTimeout after it was sent) does not hold the next check
+// back. (It did: checks came every ReadTimeout, so a silent connection
+// was found within 2 x ReadTimeout, not HealthCheckInterval +
+// ReadTimeout, the documented bound.)
+func TestHealthChecksKeepTheirIntervalUnderReadTimeout(t *testing.T) {
+	srv := redistest.Start(t, redistest.Config{})
+	c := newTestClient(t, Config{Addr: srv.Addr(), PoolSize: 1, HealthCheckInterval: 50 * time.Millisecond, ReadTimeout: 10 * time.Second})
+	var b Batch
+	b.Add(ReplyBulk, "GET", Key("k:", "a"))
+	if err := c.Do(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second) // 100 checks' worth; one ReadTimeout would be 10s
+	for c.Stats().HealthChecks < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d health checks in 5s at an interval of 50ms", c.Stats().HealthChecks)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Item 7 of issue 13: during a silent partition a call without a deadline

@@ -79,9 +79,19 @@
 // master) is sent when one is found. A batch whose connection failed after
 // it was written may have run: it is sent again only when Idempotent.
 //
+// # Tracking
+//
+// With Config.Tracker, every connection turns CLIENT TRACKING on (default
+// mode, NOLOOP), the batches of a key all go through the pipe its hash
+// picks, and each pipe tells the Tracker, from its reader goroutine and in
+// the order the server sent them, of invalidations and of its own end; a
+// Batch's ReplyHook sees its replies in that same order. A MOVED reply
+// makes the Tracker forget what its node served. See track.go.
+//
 // # Build tags
 //
 // redisstore_nosentinel and redisstore_nocluster leave Sentinel or Cluster
 // routing out of a program (about 35 KB each); New then refuses a Config
-// that asks for it, with an error naming the tag.
+// that asks for it, with an error naming the tag. redisstore_nocache
+// leaves tracking out: no connection is tracked, whatever the Tracker.
 package client

@@ -512,6 +512,12 @@ func (p *pipe) readLoop() {
 				cl.finish(err)
 				return
 			}
+			if check := p.active.Add(p.healthEvery); p.healthEvery > 0 && check.Before(p.armed) {
+				// The deadline left is the last call's due time: a
+				// health check due before it (HealthCheckInterval under
+				// ReadTimeout) must not wait for it.
+				p.armLocked(check)
+			}
 		} else if p.head >= 64 && 2*p.head >= len(p.queue) {
 			n := copy(p.queue, p.queue[p.head:])
 			clear(p.queue[n:])
