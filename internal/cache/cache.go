@@ -220,8 +220,8 @@ func (o *op) dropLocked() {
 // (-1: no TTL), once the key's entry is dropped.
 func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
 	sh := o.sh
-	if !src.Tracked() || pttl == -2 || pttl == 0 {
-		return // untracked, or the key is gone
+	if !src.Tracked() || pttl == 0 || pttl < -1 {
+		return // untracked, the key gone (-2), or no TTL Redis gives
 	}
 	e := &entry{key: o.key, value: value, src: src, until: o.sent + o.c.ttl}
 	if pttl > 0 {
