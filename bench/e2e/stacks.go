@@ -56,6 +56,13 @@ func Stacks() []Stack {
 			OpenSentinel: func(addrs []string, name, _ string) (http.Handler, func(), error) {
 				return openRedisstore(redisstore.Options{SentinelAddrs: addrs, MasterName: name})
 			}},
+		{Name: "redisstore, CacheSize 64 MB",
+			Open: func(addr string) (http.Handler, func(), error) {
+				return openRedisstore(redisstore.Options{Addr: addr, CacheSize: 64 << 20})
+			},
+			OpenSentinel: func(addrs []string, name, _ string) (http.Handler, func(), error) {
+				return openRedisstore(redisstore.Options{SentinelAddrs: addrs, MasterName: name, CacheSize: 64 << 20})
+			}},
 		{Name: "sessionx design on go-redis",
 			Open: func(addr string) (http.Handler, func(), error) {
 				return openGoRedis(redis.NewClient(&redis.Options{Addr: addr}))
