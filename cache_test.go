@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strconv"
@@ -236,5 +237,99 @@ func TestCacheTracksWhatItWrote(t *testing.T) {
 	waitInvalidations(t, cached, n)
 	if u := loadUser(t, cached, "c7"); u != "bob" {
 		t.Fatalf("after another process's Save: user %q, want bob", u)
+	}
+}
+
+// With EncryptionKeys the cache keeps the sealed bytes and each Load opens
+// a copy: the third Load (the second served from the cache) opens as the
+// first did. (Load opened in place, so the cached bytes were plaintext
+// after the first hit, and the next one failed as tampered.)
+func TestCacheOfSealedValues(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	key := bytes.Repeat([]byte{7}, 32)
+	for _, hashed := range []bool{false, true} {
+		prefix := "sealed" + strconv.FormatBool(hashed) + ":"
+		opts := Options{Addr: srv.Addr, Prefix: prefix, EncryptionKeys: [][]byte{key}, HashKeys: hashed}
+		writer := openStore(t, opts)
+		opts.CacheSize = 1 << 20
+		cached := openStore(t, opts)
+		saveUser(t, writer, "s1", "alice")
+		for i := range 5 {
+			if u := loadUser(t, cached, "s1"); u != "alice" {
+				t.Fatalf("HashKeys %v, Load %d: user %q", hashed, i, u)
+			}
+			if _, err := cached.LoadVersion(context.Background(), "s1"); err != nil {
+				t.Fatalf("HashKeys %v, LoadVersion %d: %v", hashed, i, err)
+			}
+		}
+		if st := cached.Stats(); st.Cache.Hits != 9 || st.UnopenedValues != 0 {
+			t.Errorf("HashKeys %v: %d hits, %d values that did not open; want 9, 0", hashed, st.Cache.Hits, st.UnopenedValues)
+		}
+		n := cached.Stats().Cache.Invalidations
+		saveUser(t, writer, "s1", "bob")
+		waitInvalidations(t, cached, n)
+		if u := loadUser(t, cached, "s1"); u != "bob" {
+			t.Fatalf("HashKeys %v, after another process's Save: %q", hashed, u)
+		}
+	}
+}
+
+// LoadVersion's Value and Version are the caller's: changing them changes
+// neither the cache nor the next Load.
+func TestCacheLoadVersionIsTheCallers(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	cached, writer := cachedPair(t, srv, Options{})
+	saveUser(t, writer, "lv", "alice")
+	for range 2 {
+		st, err := cached.LoadVersion(context.Background(), "lv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(st.Value)
+		clear(st.Version)
+	}
+	if u := loadUser(t, cached, "lv"); u != "alice" {
+		t.Fatalf("after changing what LoadVersion returned: %q", u)
+	}
+}
+
+// A conditional write that the server first answers NOSCRIPT (a new
+// server, SCRIPT FLUSH, a failover) is sent again with EVAL, and the cache
+// keeps what that wrote: the error reply, a write that did not run, drops
+// nothing.
+func TestCacheKeepsAWriteRetriedAfterNoScript(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	cached, _ := cachedPair(t, srv, Options{})
+	ctx := context.Background()
+	for i := range 3 {
+		srv.Do(t, "SCRIPT", "FLUSH")
+		id := "ns" + strconv.Itoa(i)
+		if _, ok, err := cached.SaveVersion(ctx, id, []byte(`{"id":"`+id+`"}`), nil, time.Minute, false); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		misses := cached.Stats().Cache.Misses
+		if _, err := cached.LoadVersion(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if cached.Stats().Cache.Misses != misses {
+			t.Fatalf("the write after SCRIPT FLUSH was not kept: %+v", cached.Stats().Cache)
+		}
+	}
+}
+
+// A cancelled context gets its error from a cached Load too, as without
+// the cache.
+func TestCacheHitHonoursTheContext(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Config{})
+	cached, writer := cachedPair(t, srv, Options{})
+	saveUser(t, writer, "ctx", "alice")
+	loadUser(t, cached, "ctx")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cached.LoadContext(ctx, "ctx"); !errors.Is(err, context.Canceled) {
+		t.Errorf("LoadContext with a cancelled context = %v", err)
+	}
+	if _, err := cached.LoadVersion(ctx, "ctx"); !errors.Is(err, context.Canceled) {
+		t.Errorf("LoadVersion with a cancelled context = %v", err)
 	}
 }

@@ -26,6 +26,8 @@ const (
 	// cacheHealthCheckInterval is HealthCheckInterval's default with a
 	// CacheSize.
 	cacheHealthCheckInterval = time.Second
+	// minCacheSize is the least CacheSize: 16 shards of 4 KiB.
+	minCacheSize = 64 << 10
 )
 
 // Options configures a Store. The zero value connects to localhost:6379,
@@ -285,6 +287,8 @@ func (c *config) validate() error {
 		return errors.New("redisstore: MasterName or SentinelPassword set without SentinelAddrs")
 	case c.CacheSize < 0:
 		return fmt.Errorf("redisstore: negative CacheSize %d", c.CacheSize)
+	case c.CacheSize > 0 && c.CacheSize < minCacheSize:
+		return fmt.Errorf("redisstore: CacheSize %d under %d: each of the cache's 16 shards could hold hardly a session", c.CacheSize, minCacheSize)
 	case c.CacheTTL < 0:
 		return fmt.Errorf("redisstore: negative CacheTTL %v", c.CacheTTL)
 	case c.CacheTTL > 0 && c.CacheSize == 0:

@@ -58,9 +58,9 @@ func TestCacheDefaults(t *testing.T) {
 		opts          Options
 		health, cache time.Duration
 	}{
-		{Options{CacheSize: 1}, time.Second, time.Minute},
-		{Options{CacheSize: 1, HealthCheckInterval: 5 * time.Second, CacheTTL: time.Second}, 5 * time.Second, time.Second},
-		{Options{CacheSize: 1, HealthCheckInterval: -1}, -1, time.Minute},
+		{Options{CacheSize: 1 << 20}, time.Second, time.Minute},
+		{Options{CacheSize: 1 << 20, HealthCheckInterval: 5 * time.Second, CacheTTL: time.Second}, 5 * time.Second, time.Second},
+		{Options{CacheSize: 1 << 20, HealthCheckInterval: -1}, -1, time.Minute},
 		{Options{}, 15 * time.Second, 0},
 	} {
 		c, err := newConfig(tc.opts)
@@ -99,7 +99,8 @@ func TestNewConfigRejectsNonsense(t *testing.T) {
 		{"fragment", Options{URL: "redis://h:1#x"}, "percent-encode"},
 		{"';' in the query", Options{URL: "redis-sentinel://h:1?master_name=m&sentinel_password=a;b"}, "bad query"},
 		{"negative CacheSize", Options{CacheSize: -1}, "negative CacheSize"},
-		{"negative CacheTTL", Options{CacheSize: 1, CacheTTL: -time.Second}, "negative CacheTTL"},
+		{"negative CacheTTL", Options{CacheSize: 1 << 20, CacheTTL: -time.Second}, "negative CacheTTL"},
+		{"tiny CacheSize", Options{CacheSize: 100}, "CacheSize 100 under 65536"},
 		{"CacheTTL alone", Options{CacheTTL: time.Second}, "CacheTTL set without CacheSize"},
 		{"cache on RESP2", Options{CacheSize: 1 << 20, Protocol: 2}, "RESP2 cannot carry the invalidations"},
 	} {

@@ -124,7 +124,10 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	}
 	key := s.key(id)
 	if v, _, ok := s.cached(key); ok {
-		return s.decode(key, id, v)
+		if err := ctx.Err(); err != nil {
+			return nil, err // as without a cache
+		}
+		return s.decode(key, id, v, false) // the cache's bytes: opened into a copy
 	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
@@ -143,12 +146,13 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	if r.Null {
 		return nil, ErrSessionNotFound
 	}
-	return s.decode(key, id, r.Bulk)
+	return s.decode(key, id, r.Bulk, true)
 }
 
-// decode opens v, the value under key, the key of id, and decodes it.
-func (s *Store[S]) decode(key redisKey, id string, v []byte) (*S, error) {
-	v, err := s.seal.openValue(key, id, v, true)
+// decode opens v, the value under key, the key of id (in place when
+// inPlace, else into a copy), and decodes it.
+func (s *Store[S]) decode(key redisKey, id string, v []byte, inPlace bool) (*S, error) {
+	v, err := s.seal.openValue(key, id, v, inPlace)
 	if err != nil {
 		return nil, err
 	}

@@ -129,7 +129,10 @@ func (s *Store[S]) LoadVersion(ctx context.Context, id string) (session.Stored, 
 	}
 	key := s.key(id)
 	if v, ttl, ok := s.cached(key); ok {
-		st, err := s.stored(key, id, v)
+		if err := ctx.Err(); err != nil {
+			return session.Stored{}, err // as without a cache
+		}
+		st, err := s.stored(key, id, bytes.Clone(v)) // the caller's to keep, not the cache's
 		st.TTL = ttl
 		return st, err
 	}

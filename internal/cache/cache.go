@@ -57,6 +57,7 @@ package cache
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -106,7 +107,9 @@ type entry struct {
 	prev, next *entry
 }
 
-func (e *entry) size() int64 { return int64(len(e.key)+len(e.value)) + EntryOverhead }
+// size is what e holds on the heap: its value's allocation (cap, which
+// append rounds up to the allocator's size class), its key and the rest.
+func (e *entry) size() int64 { return int64(len(e.key)+cap(e.value)) + EntryOverhead }
 
 // New returns a cache of at most size bytes that serves an entry for ttl
 // at most.
@@ -201,11 +204,28 @@ type op struct {
 	sent   int64  // before the command was sent: expiries count from it
 }
 
-// Replied drops the key: a write's reply (Drop).
-func (o *op) Replied(*client.Source, []client.Reply) {
+// Replied drops the key: a write's reply (Drop). Error replies alone say
+// the write did not run (NOSCRIPT, MOVED, OOM, ...): nothing changed.
+func (o *op) Replied(_ *client.Source, rs []client.Reply) {
+	if notRun(rs) {
+		return
+	}
 	o.sh.mu.Lock()
 	o.dropLocked()
 	o.sh.mu.Unlock()
+}
+
+// notRun reports whether every reply is an error: the write did not run,
+// and a command that did not run leaves the key, its entry and the reads
+// in flight as they were (a NOSCRIPT reply's retry with EVAL, say, keeps
+// what it writes).
+func notRun(rs []client.Reply) bool {
+	for _, r := range rs {
+		if r.Err == nil {
+			return false
+		}
+	}
+	return len(rs) > 0
 }
 
 // dropLocked bumps the key's generation and drops its entry.
@@ -223,9 +243,9 @@ func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
 	if !src.Tracked() || pttl == 0 || pttl < -1 {
 		return // untracked, the key gone (-2), or no TTL Redis gives
 	}
-	e := &entry{key: o.key, value: value, src: src, until: o.sent + o.c.ttl}
+	e := &entry{key: o.key, value: value, src: src, until: after(o.sent, o.c.ttl)}
 	if pttl > 0 {
-		e.expires = o.sent + pttl*int64(time.Millisecond)
+		e.expires = after(o.sent, min(pttl, math.MaxInt64/int64(time.Millisecond))*int64(time.Millisecond))
 	}
 	if e.size() > sh.max {
 		return
@@ -243,6 +263,15 @@ func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
 // happened to the key since it was sent, and no entry of the key was kept
 // from another Source meanwhile (see the package doc).
 type read struct{ op }
+
+// after returns t + d (nowFunc's time), or the end of time when that
+// overflows (a CacheTTL or a PTTL of centuries).
+func after(t, d int64) int64 {
+	if d > math.MaxInt64-t {
+		return math.MaxInt64
+	}
+	return t + d
+}
 
 func (r *read) Replied(src *client.Source, rs []client.Reply) {
 	if len(rs) != 2 || rs[0].Err != nil || rs[1].Err != nil || rs[0].Null {
@@ -274,6 +303,9 @@ type write struct {
 }
 
 func (w *write) Replied(src *client.Source, rs []client.Reply) {
+	if notRun(rs) {
+		return
+	}
 	var kept []byte
 	var pttl int64
 	if len(rs) == 1 && rs[0].Err == nil && len(rs[0].Bulk) > 1 {

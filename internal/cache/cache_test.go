@@ -44,7 +44,7 @@ func TestReadIsKeptAndServed(t *testing.T) {
 	if _, ttl, _ := c.Get("", "k"); ttl != 20*time.Second {
 		t.Errorf("TTL 10s later = %v, want 20s", ttl)
 	}
-	if st := c.Stats(); st.Hits != 2 || st.Misses != 0 || st.Entries != 1 || st.Bytes != int64(len("k")+len("v1")+EntryOverhead) {
+	if st := c.Stats(); st.Hits != 2 || st.Misses != 0 || st.Entries != 1 || st.Bytes != int64(len("k")+8+EntryOverhead) { // "v1" in the smallest size class
 		t.Errorf("Stats = %+v", st)
 	}
 }
@@ -169,12 +169,23 @@ func TestAWriteKeepsWhatItWrote(t *testing.T) {
 	if v, ttl, ok := c.Get("", "k"); !ok || string(v) != "theirs" || ttl != 30*time.Second {
 		t.Fatalf("after a conflict: %q, %v, %v; want theirs, 30s", v, ttl, ok)
 	}
-	for _, r := range []client.Reply{{Bulk: []byte("~cur")}, {Bulk: []byte("+60000 x")}, {Null: true}, {Err: fmt.Errorf("NOSCRIPT")}, {Bulk: []byte("+x")}} {
+	for _, r := range []client.Reply{{Bulk: []byte("~cur")}, {Bulk: []byte("+60000 x")}, {Null: true}, {Bulk: []byte("+x")}} {
 		c.Write("", "k", []byte("v")).Replied(src, []client.Reply{r})
 		if _, ok := get(c, "k"); ok {
 			t.Fatalf("after a write answered %+v the key was served", r)
 		}
 		c.Write("", "k", []byte("v")).Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
+	}
+	// An error reply says the write did not run: the entry stays, and the
+	// write's retry (EVAL after NOSCRIPT) keeps what it writes.
+	hook = c.Write("", "k", []byte("retried"))
+	hook.Replied(src, []client.Reply{{Err: fmt.Errorf("NOSCRIPT")}})
+	if v, _ := get(c, "k"); v != "v" {
+		t.Fatalf("after a write that did not run: %q, want v", v)
+	}
+	hook.Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
+	if v, _ := get(c, "k"); v != "retried" {
+		t.Fatalf("after the retry: %q, want retried", v)
 	}
 }
 
