@@ -72,10 +72,14 @@ var ErrTooManyRedirects = client.ErrTooManyRedirects
 // server's dial backoff; UnopenedValues the reads of sealed values that
 // did not open; Errors the failed commands by kind (a Redis error kind
 // such as "OOM" or "READONLY", "timeout", "canceled", "pool timeout",
-// "protocol", "network" or "closed").
+// "protocol", "network" or "closed"); Cache the client-side cache's
+// counters (CacheStats).
 type Stats = client.Stats
 
-// CacheStats describes the client-side cache (Options.CacheSize): Stats.Cache.
+// CacheStats describes the client-side cache (Options.CacheSize), in
+// Stats.Cache: hits and misses of Load and LoadVersion, entries dropped on
+// Redis's word or with their connection (Invalidations) and to stay within
+// CacheSize (Evictions), and what it holds. All zero without a cache.
 type CacheStats = client.CacheStats
 
 // notFoundError is the type of ErrSessionNotFound; it matches

@@ -48,9 +48,11 @@ type Options struct {
 	// every host needs its port in both forms; rediss-sentinel and
 	// rediss-cluster use TLS).
 	// Query options: dial_timeout, read_timeout, write_timeout,
-	// pool_timeout, idle_timeout, max_lifetime (Go durations such as "3s",
-	// or seconds), pool_size, min_idle, max_idle, protocol, client_name, db,
-	// master_name, sentinel_username, sentinel_password. Zero: not used.
+	// pool_timeout, idle_timeout, health_check_interval, max_lifetime (Go
+	// durations such as "3s", or seconds), pool_size, min_idle, max_idle,
+	// protocol, client_name, db, master_name, sentinel_username,
+	// sentinel_password; the other fields (CacheSize, EncryptionKeys, ...)
+	// are set beside URL. Zero: not used.
 	URL string
 	// Username is the ACL user; zero: the default user (password-only AUTH).
 	Username string
@@ -100,7 +102,8 @@ type Options struct {
 	// store sends it a PING, so that a connection that died without a word
 	// (a silent network partition, a host gone) is closed within
 	// HealthCheckInterval + ReadTimeout instead of failing the next caller
-	// after ReadTimeout. Zero: 15s; negative: never; at least 1ms.
+	// after ReadTimeout. Zero: 15s, or 1s with CacheSize; negative: never;
+	// at least 1ms.
 	//
 	// A call whose context has no deadline ends within DialTimeout +
 	// ReadTimeout (8s with the defaults), whatever the fault: waiting for a
@@ -114,7 +117,8 @@ type Options struct {
 	ClientName string
 	// Logger receives what an operator must see: dial failures, reconnects,
 	// retries, failovers, a server refusing scripts, sealed values that do
-	// not open (at most once a minute). A *slog.Logger fits
+	// not open (at most once a minute), a server on which the client-side
+	// cache is off (once per server). A *slog.Logger fits
 	// (slog.Default(), say). Zero: silent.
 	Logger Logger
 
@@ -170,18 +174,22 @@ type Options struct {
 	HashKeys bool
 
 	// CacheSize is how many bytes of session values (keys and bookkeeping
-	// included) the store keeps in the process, so that a Load whose
-	// session nothing changed since is answered without asking Redis (see
-	// "Client-side cache" in the README). Redis tells each connection when
-	// a key it read changes (CLIENT TRACKING, RESP3); the store's own
-	// writes update or drop what it keeps before they return. The least
-	// recently used values go first. Needs RESP3 (Protocol 2 is refused;
-	// a server without HELLO, or one that refuses CLIENT TRACKING, runs
-	// without the cache, which Logger is told once per server). With
-	// CacheSize, HealthCheckInterval's zero is 1s, so that a connection
-	// gone silent stops being trusted within HealthCheckInterval +
-	// ReadTimeout. Zero: no cache, and not a command nor an allocation is
-	// spent on one.
+	// included) the store keeps in the process, so that a Load or
+	// LoadVersion whose session nothing changed since is answered without
+	// asking Redis (see "Client-side cache" in the README). Redis tells
+	// each connection when a key it read changes (CLIENT TRACKING, RESP3);
+	// the store's own writes update or drop what it keeps before they
+	// return nil. The least recently used values go first; the cache is
+	// 16 shards of CacheSize/16 each, and a session (key, value and 160
+	// bytes) bigger than a shard is not kept, nor is a missing one. At
+	// least 64 KiB. Needs RESP3: Protocol 2 is refused; a server without
+	// HELLO, or one that refuses CLIENT TRACKING, runs without the cache,
+	// which Logger is told once per server (each Load then still sends GET
+	// and PTTL). With CacheSize, HealthCheckInterval's zero is 1s, so that
+	// what was read through a connection gone silent stops being served
+	// within HealthCheckInterval + ReadTimeout of its last reply (within
+	// CacheTTL with health checks off). Zero: no cache, and not a command
+	// nor an allocation per call is spent on one.
 	CacheSize int
 	// CacheTTL is the longest the cache serves a value without asking
 	// Redis, even while no invalidation came. Zero: 1 minute

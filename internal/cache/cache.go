@@ -112,7 +112,9 @@ type entry struct {
 func (e *entry) size() int64 { return int64(len(e.key)+cap(e.value)) + EntryOverhead }
 
 // New returns a cache of at most size bytes that serves an entry for ttl
-// at most.
+// at most. Each of its 16 shards holds size/16: an entry bigger than that
+// is not kept (with a size under 16 × EntryOverhead, none is), nor served
+// with a ttl of zero.
 func New(size int64, ttl time.Duration) *Cache {
 	c := &Cache{ttl: int64(ttl)}
 	for i := range c.shards {

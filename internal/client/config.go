@@ -64,7 +64,8 @@ type Config struct {
 	// Logger receives what an operator must see; zero: nothing is logged.
 	Logger Logger
 	// OnPush receives the RESP3 pushes that arrive on the client's
-	// connections (invalidations of CLIENT TRACKING, say), in the order
+	// connections (invalidations of CLIENT TRACKING, say, unless a Tracker
+	// takes those), in the order
 	// each connection reads them, from that connection's reader goroutine:
 	// it must not block. Zero: pushes are dropped. Either way a push never
 	// breaks a connection nor reaches a caller as a reply.

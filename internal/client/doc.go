@@ -82,8 +82,9 @@
 // # Tracking
 //
 // With Config.Tracker, every connection turns CLIENT TRACKING on (default
-// mode, NOLOOP), the batches of a key all go through the pipe its hash
-// picks, and each pipe tells the Tracker, from its reader goroutine and in
+// mode, NOLOOP), the batches of a key all go through the shared pipe its
+// hash picks (a batch over bigBatch still takes the bulk pipe), and each
+// pipe tells the Tracker, from its reader goroutine and in
 // the order the server sent them, of invalidations and of its own end; a
 // Batch's ReplyHook sees its replies in that same order. A MOVED reply
 // makes the Tracker forget what its node served. See track.go.

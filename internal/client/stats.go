@@ -40,17 +40,20 @@ type Stats struct {
 // CacheStats describes a client-side cache since New; all zero without one.
 type CacheStats struct {
 	// Hits counts the reads served from the cache, Misses those that went
-	// to Redis.
+	// to Redis (an entry found expired or from an ended connection
+	// included).
 	Hits, Misses uint64
 	// Invalidations counts the entries dropped because Redis said their
 	// key changed, or because their connection ended or could no longer
-	// be trusted.
+	// be trusted. (The store's own writes replace or drop entries without
+	// counting.)
 	Invalidations uint64
 	// Evictions counts the entries dropped, least recently used first, to
 	// keep the cache within its size.
 	Evictions uint64
 	// Entries and Bytes are what the cache holds now: values, keys and
-	// bookkeeping, the size it is bounded by.
+	// bookkeeping, the size it is bounded by. Entries that expired stay
+	// counted until read or evicted.
 	Entries, Bytes int64
 }
 

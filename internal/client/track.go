@@ -26,16 +26,17 @@ import "sync/atomic"
 // untrustworthy (Forget): the connection ended (failed, closed, retired,
 // a Sentinel failover, a health check unanswered), a MOVED reply from its
 // server, "invalidate" with no keys, or "tracking-redir-broken". A
-// Source's Live turns false before Forget is called, when its connection
-// stops taking calls.
+// Source's Tracked turns false before Forget is called, when its
+// connection stops taking calls.
 //
 // A server without RESP3 (no HELLO) cannot push on the connection that
 // read: its connections are not tracked, and the node says so once through
 // Logger. So does a server that refuses CLIENT TRACKING (an ACL user
 // without +client, a proxy).
 //
-// The build tag redisstore_nocache leaves tracking out (about 8 KB): a
-// Tracker is then never told anything, and no connection is tracked.
+// The build tag redisstore_nocache leaves tracking out (this file's
+// methods are then stubs): a Tracker is never told anything, and no
+// connection is tracked.
 
 // Source is one connection of the client, as a cache sees it.
 type Source struct {
@@ -68,9 +69,11 @@ type Tracker interface {
 }
 
 // A ReplyHook sees a batch's replies on the connection's reader goroutine,
-// before that goroutine reads anything after them and before Do returns,
-// even when the caller has stopped waiting. It must not block nor keep
-// replies, whose buffers are reused. It is not called when the connection
+// before that goroutine reads anything after them: before Do returns to a
+// caller still waiting, or whenever the replies come for one whose
+// context ended. It must not block nor keep replies, whose buffers are
+// reused. It is called once per attempt that gets replies (an error reply
+// such as NOSCRIPT or MOVED, then the retry's), not when the connection
 // fails before the replies are read, nor for a batch sent in part (after
 // a redirection of some of its commands).
 type ReplyHook interface {
