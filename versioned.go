@@ -327,8 +327,12 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 		return session.Stored{}, false, invalidValue(id, "unexpected script reply")
 	}
 	cur := r.Bulk[1:]
-	if s.cache != nil {
-		cur = cur[bytes.IndexByte(cur, ' ')+1:] // after the PTTL (casTrackedSource)
+	if s.cache != nil { // "~<PTTL> <value>" (casTrackedSource)
+		i := bytes.IndexByte(cur, ' ')
+		if i < 0 {
+			return session.Stored{}, false, invalidValue(id, "unexpected script reply")
+		}
+		cur = cur[i+1:]
 	}
 	st, err := s.stored(rk, id, cur)
 	return st, false, err

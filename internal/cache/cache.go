@@ -36,9 +36,13 @@
 //     write of that connection's order).
 //   - Drop (every other write): drops the key.
 //
-// Write and Drop run when the write's reply is read, before the write
-// returns, even when its caller has stopped waiting: a write this process
-// made is never hidden by the cache.
+// Write and Drop drop the key when they are made, before the write is
+// sent, so that Loads while it is in flight read Redis behind it on the
+// key's connection (as they would without a cache, also when the write's
+// caller stops waiting), and act on the reply when it is read, before the
+// write returns: a write this process made is never hidden by the cache.
+// An error reply from the server (NOSCRIPT, MOVED, OOM) says the write did
+// not run, and changes nothing.
 //
 // A key read through two connections (its pipe was replaced; a value too
 // big for the shared pipes went through the bulk one) could have its
@@ -57,12 +61,14 @@ package cache
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 )
 
 const (
@@ -169,31 +175,41 @@ func (c *Cache) Get(prefix, name string) (value []byte, ttl time.Duration, ok bo
 // Read returns the hook of a read of the key prefix+name: a batch of GET
 // then PTTL. Call it before the batch is sent.
 func (c *Cache) Read(prefix, name string) client.ReplyHook {
-	return &read{c.op(prefix, name)}
+	return &read{c.op(prefix, name, false)}
 }
 
 // Write returns the hook of a write of value under the key prefix+name by
 // a script that reads the key last (which the server then tracks): its
 // reply is "+" and the key's PTTL when it wrote value; "~", the PTTL, a
 // space and the value the key holds when it held another; anything else
-// drops the key. The hook keeps a copy of value.
+// drops the key. Call it before the write is sent: it drops the key at
+// once, so that the Loads while the write is in flight read Redis, behind
+// the write on the key's connection, as they would without a cache (and
+// still do if the write's caller stops waiting). The hook keeps a copy of
+// value.
 func (c *Cache) Write(prefix, name string, value []byte) client.ReplyHook {
-	return &write{c.op(prefix, name), append([]byte(nil), value...)}
+	return &write{c.op(prefix, name, true), append([]byte(nil), value...)}
 }
 
-// Drop returns the hook of any other write of the key prefix+name: its
-// reply drops the key.
+// Drop returns the hook of any other write of the key prefix+name: like
+// Write, it drops the key at once and again when the reply comes.
 func (c *Cache) Drop(prefix, name string) client.ReplyHook {
-	o := c.op(prefix, name)
+	o := c.op(prefix, name, true)
 	return &o
 }
 
-func (c *Cache) op(prefix, name string) op {
+// op returns the hook's state for the key prefix+name, dropping the key
+// first for a write.
+func (c *Cache) op(prefix, name string, write bool) op {
 	sh, stripe := c.locate(prefix, name)
+	o := op{c: c, sh: sh, stripe: stripe, key: prefix + name, sent: nowFunc()}
 	sh.mu.Lock()
-	gen := sh.gen[stripe]
+	if write {
+		o.dropLocked()
+	}
+	o.gen = sh.gen[stripe]
 	sh.mu.Unlock()
-	return op{c: c, sh: sh, stripe: stripe, key: prefix + name, gen: gen, sent: nowFunc()}
+	return o
 }
 
 // op is a command on one key, the hook of its reply.
@@ -217,13 +233,14 @@ func (o *op) Replied(_ *client.Source, rs []client.Reply) {
 	o.sh.mu.Unlock()
 }
 
-// notRun reports whether every reply is an error: the write did not run,
-// and a command that did not run leaves the key, its entry and the reads
-// in flight as they were (a NOSCRIPT reply's retry with EVAL, say, keeps
-// what it writes).
+// notRun reports whether every reply is the server's error reply: the
+// write did not run (NOSCRIPT, MOVED, OOM, ...), and leaves the key, its
+// entry and the reads in flight as they were, so that its retry (EVAL
+// after NOSCRIPT, say) keeps what it writes. A reply of an unexpected type
+// is no such error: the write ran.
 func notRun(rs []client.Reply) bool {
 	for _, r := range rs {
-		if r.Err == nil {
+		if _, ok := errors.AsType[resp.Error](r.Err); !ok {
 			return false
 		}
 	}
@@ -239,18 +256,20 @@ func (o *op) dropLocked() {
 }
 
 // keepLocked keeps value, read through src, for pttl milliseconds at most
-// (-1: no TTL), once the key's entry is dropped.
-func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
+// (-1: no TTL), once the key's entry is dropped, and reports whether it
+// did: not for an untracked src, a key gone (-2) or a TTL Redis never
+// gives, a value too big for the shard.
+func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) bool {
 	sh := o.sh
 	if !src.Tracked() || pttl == 0 || pttl < -1 {
-		return // untracked, the key gone (-2), or no TTL Redis gives
+		return false
 	}
 	e := &entry{key: o.key, value: value, src: src, until: after(o.sent, o.c.ttl)}
 	if pttl > 0 {
 		e.expires = after(o.sent, min(pttl, math.MaxInt64/int64(time.Millisecond))*int64(time.Millisecond))
 	}
 	if e.size() > sh.max {
-		return
+		return false
 	}
 	sh.m[o.key] = e
 	sh.pushLocked(e)
@@ -259,11 +278,15 @@ func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) {
 		sh.removeLocked(sh.lru.prev)
 		sh.evictions++
 	}
+	return true
 }
 
 // read is the hook of GET and PTTL. What it read is kept when nothing
 // happened to the key since it was sent, and no entry of the key was kept
-// from another Source meanwhile (see the package doc).
+// from another Source meanwhile (see the package doc). A reply not kept,
+// for whatever reason, may still be newer than what a hook of another
+// connection keeps later, or than the entry there is: it drops the entry
+// and moves the generation, so that nothing older is served after it.
 type read struct{ op }
 
 // after returns t + d (nowFunc's time), or the end of time when that
@@ -276,20 +299,26 @@ func after(t, d int64) int64 {
 }
 
 func (r *read) Replied(src *client.Source, rs []client.Reply) {
-	if len(rs) != 2 || rs[0].Err != nil || rs[1].Err != nil || rs[0].Null {
-		return
+	if notRun(rs) {
+		return // MOVED, say: read nothing
 	}
-	value := append([]byte(nil), rs[0].Bulk...) // before the lock: the reply's buffer is reused
+	var value []byte
+	if len(rs) == 2 && rs[0].Err == nil && rs[1].Err == nil && !rs[0].Null &&
+		int64(len(r.key)+len(rs[0].Bulk))+EntryOverhead <= r.sh.max {
+		value = append([]byte(nil), rs[0].Bulk...) // before the lock: the reply's buffer is reused
+	}
 	sh := r.sh
 	sh.mu.Lock()
-	if sh.gen[r.stripe] == r.gen {
-		e := sh.m[r.key]
+	e := sh.m[r.key]
+	kept := false
+	if value != nil && sh.gen[r.stripe] == r.gen && (e == nil || e.src == src) {
 		if e != nil {
 			sh.removeLocked(e)
 		}
-		if e == nil || e.src == src {
-			r.keepLocked(src, value, rs[1].Int)
-		}
+		kept = r.keepLocked(src, value, rs[1].Int)
+	}
+	if !kept {
+		r.dropLocked()
 	}
 	sh.mu.Unlock()
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 )
 
 // replies returns the replies of GET and PTTL: value (nil: a null) and
@@ -110,23 +111,32 @@ func TestAnInvalidationOvertakingAReadWins(t *testing.T) {
 
 // sameGeneration reports whether two keys share a generation.
 func (c *Cache) sameGeneration(a, b string) bool {
-	oa, ob := c.op("", a), c.op("", b)
+	oa, ob := c.op("", a, false), c.op("", b, false)
 	return oa.sh == ob.sh && oa.stripe == ob.stripe
 }
 
 // A write of this process in flight with a read makes the read's reply not
 // kept, whichever connection each went through.
-// A write's reply keeps its value when the generation moved only through
-// the same connection (parallel writes of one key), not when another
-// connection dropped the key meanwhile.
+// A write drops the key as it begins; two writes in flight together keep
+// nothing (the next read settles it); one after the other, the last is
+// kept; a write's reply read after a Delete that returned is not kept.
 func TestWritesInFlightTogether(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	p, bulk := client.NewSource(true), client.NewSource(true)
+	c.Read("", "k").Replied(p, replies([]byte("v0"), 1000))
 	w1, w2 := c.Write("", "k", []byte("w1")), c.Write("", "k", []byte("w2"))
+	if v, ok := get(c, "k"); ok {
+		t.Fatalf("served %q while writes were in flight", v)
+	}
 	w1.Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
 	w2.Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
-	if v, _ := get(c, "k"); v != "w2" {
-		t.Fatalf("after two writes through one connection: %q, want w2", v)
+	if v, ok := get(c, "k"); ok {
+		t.Fatalf("after two writes in flight together: %q kept", v)
+	}
+	c.Write("", "k", []byte("w3")).Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
+	c.Write("", "k", []byte("w4")).Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
+	if v, _ := get(c, "k"); v != "w4" {
+		t.Fatalf("after two writes one after the other: %q, want w4", v)
 	}
 	big, del := c.Write("", "k", []byte("big")), c.Drop("", "k")
 	del.Replied(p, []client.Reply{{}}) // the Delete came last on the server, its reply first
@@ -176,12 +186,13 @@ func TestAWriteKeepsWhatItWrote(t *testing.T) {
 		}
 		c.Write("", "k", []byte("v")).Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
 	}
-	// An error reply says the write did not run: the entry stays, and the
-	// write's retry (EVAL after NOSCRIPT) keeps what it writes.
+	// An error reply says the write did not run: it changes nothing more
+	// (the write dropped the key as it began), and the write's retry (EVAL
+	// after NOSCRIPT) keeps what it writes.
 	hook = c.Write("", "k", []byte("retried"))
-	hook.Replied(src, []client.Reply{{Err: fmt.Errorf("NOSCRIPT")}})
-	if v, _ := get(c, "k"); v != "v" {
-		t.Fatalf("after a write that did not run: %q, want v", v)
+	hook.Replied(src, []client.Reply{{Err: resp.Error{Kind: "NOSCRIPT"}}})
+	if v, ok := get(c, "k"); ok {
+		t.Fatalf("served %q while a write was in flight", v)
 	}
 	hook.Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
 	if v, _ := get(c, "k"); v != "retried" {

@@ -38,6 +38,10 @@ func (c *conn) track(resp3 bool) error {
 // Tracker, the others to OnPush.
 func (p *pipe) push(v resp.Value) {
 	if t := p.node.cfg.Tracker; t != nil && len(v.Elems) > 0 {
+		if kind := v.Elems[0].Type; kind != resp.TypeBulkString && kind != resp.TypeSimpleString {
+			t.Forget(p.src) // no push Redis sends: trust nothing
+			return
+		}
 		switch v.Elems[0].Str {
 		case "invalidate":
 			if len(v.Elems) == 2 && v.Elems[1].Type == resp.TypeArray && !v.Elems[1].Null {
