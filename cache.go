@@ -3,11 +3,13 @@
 package redisstore
 
 import (
+	"errors"
 	"strings"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/cache"
 	"github.com/sessionx-redis/redisstore/internal/client"
+	"github.com/sessionx-redis/redisstore/resp"
 )
 
 // localCache is the client-side cache of Options.CacheSize (see package
@@ -25,10 +27,28 @@ func newLocalCache(size int, ttl time.Duration) (*localCache, error) {
 // The cache's part in reads and writes; each does what a store without a
 // cache does when s.cache is nil.
 
+// cacheOn reports whether the store has a cache in use.
+func (s *Store[S]) cacheOn() bool { return s.cache != nil && s.cache.On() }
+
+// pttlRefused reports whether the PTTL that a cache adds to a Load's GET
+// was refused (an ACL without it) while the GET was answered: the cache
+// cannot tell when a value expires, so it is turned off, which Logger is
+// told once, and the GET's reply stands.
+func (s *Store[S]) pttlRefused(b *client.Batch) bool {
+	re, ok := errors.AsType[resp.Error](b.Replies[1].Err)
+	if !s.cacheOn() || !ok || re.Kind != "NOPERM" || b.Replies[0].Err != nil {
+		return false
+	}
+	if s.cache.Off() {
+		s.cfg.client.Logger.Warn("redisstore: the server refuses PTTL, which the client-side cache needs: the cache is off", "reply", re.Kind)
+	}
+	return true
+}
+
 // cached returns the value under key and what remains of its TTL, when
 // the cache holds it.
 func (s *Store[S]) cached(key redisKey) ([]byte, time.Duration, bool) {
-	if s.cache == nil {
+	if !s.cacheOn() {
 		return nil, 0, false
 	}
 	return s.cache.Get(key.prefix, key.name)
@@ -38,7 +58,7 @@ func (s *Store[S]) cached(key redisKey) ([]byte, time.Duration, bool) {
 // hook keeps what they read.
 func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {
 	b.Add(client.ReplyBulk, "GET", key.arg())
-	if s.cache != nil {
+	if s.cacheOn() {
 		b.Hook = s.cache.Read(key.prefix, key.name)
 		pttl = true
 	}
@@ -49,7 +69,7 @@ func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {
 
 // dropHook returns the cache's hook of a write of key, which drops it.
 func (s *Store[S]) dropHook(key redisKey) client.ReplyHook {
-	if s.cache == nil {
+	if !s.cacheOn() {
 		return nil
 	}
 	return s.cache.Drop(key.prefix, key.name)
@@ -59,7 +79,7 @@ func (s *Store[S]) dropHook(key redisKey) client.ReplyHook {
 // cache, the script that reads the key again after writing, and the hook
 // that keeps what it wrote (value, or version for a touch).
 func (s *Store[S]) casFor(b *client.Batch, key redisKey, value, version []byte) (string, *client.Script) {
-	if s.cache == nil {
+	if !s.cacheOn() {
 		return casSource, casScript
 	}
 	kept := value
@@ -74,10 +94,16 @@ func (s *Store[S]) casFor(b *client.Batch, key redisKey, value, version []byte) 
 // whose replies carry the key's PTTL, read last, so that the server tracks
 // the key for the connection (its own write ended the tracking) and the
 // cache keeps what the key holds: "+" and the PTTL when it wrote, "~",
-// the PTTL, a space and the current value when the key held another.
-var casTrackedSource = strings.Replace(
-	casSource[:strings.LastIndex(casSource, "return ''")]+"return '+' .. redis.call('PTTL', KEYS[1])",
-	"return '~' .. cur", "return '~' .. redis.call('PTTL', KEYS[1]) .. ' ' .. cur", 1)
+// the PTTL, a space and the current value when the key held another. A
+// PTTL the server refuses (an ACL) leaves it empty, which the cache does
+// not keep, after a write that did happen.
+var casTrackedSource = `local function ttl()
+  local t = redis.pcall('PTTL', KEYS[1])
+  if type(t) == 'number' then return t end
+  return ''
+end
+` + strings.Replace(casSource[:strings.LastIndex(casSource, "return ''")]+"return '+' .. ttl()",
+	"return '~' .. cur", "return '~' .. ttl() .. ' ' .. cur", 1)
 
 // casTrackedScript runs casTrackedSource with EVALSHA.
 var casTrackedScript = client.NewScript(casTrackedSource)

@@ -1,3 +1,5 @@
+//go:build !redisstore_nocache
+
 package redisstore
 
 import (

@@ -26,6 +26,7 @@ func (*localCache) Invalidate(*client.Source, string) {}
 func (*localCache) Forget(*client.Source)             {}
 
 func (s *Store[S]) cached(redisKey) ([]byte, time.Duration, bool) { return nil, 0, false }
+func (s *Store[S]) pttlRefused(*client.Batch) bool                { return false }
 func (s *Store[S]) dropHook(redisKey) client.ReplyHook            { return nil }
 
 func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {

@@ -136,6 +136,9 @@ func (s *Store[S]) LoadContext(ctx context.Context, id string) (*S, error) {
 	s.addRead(&b, key, false)
 	b.Replies[0].Bulk = *bp
 	err := s.c.Do(ctx, &b)
+	if err != nil && s.pttlRefused(&b) {
+		err = nil
+	}
 	r := &b.Replies[0]
 	if cap(r.Bulk) <= 1<<20 {
 		*bp = r.Bulk[:0] // keep a grown buffer, unless it grew huge

@@ -293,6 +293,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 	var b client.Batch
 	key := rk.arg()
 	source, script := s.casFor(&b, rk, value, version)
+	tracked := script != casScript
 	if s.evalOnly.Load() {
 		b.Add(client.ReplyBulk, "EVAL", client.Str(source), client.Int(1), key, client.Bytes(value), client.Bytes(version), ms, keep)
 	} else {
@@ -327,7 +328,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 		return session.Stored{}, false, invalidValue(id, "unexpected script reply")
 	}
 	cur := r.Bulk[1:]
-	if s.cache != nil { // "~<PTTL> <value>" (casTrackedSource)
+	if tracked { // "~<PTTL> <value>" (casTrackedSource)
 		i := bytes.IndexByte(cur, ' ')
 		if i < 0 {
 			return session.Stored{}, false, invalidValue(id, "unexpected script reply")

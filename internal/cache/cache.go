@@ -65,6 +65,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionx-redis/redisstore/internal/client"
@@ -91,6 +92,7 @@ var epoch = time.Now()
 // safe for concurrent use.
 type Cache struct {
 	ttl    int64 // CacheTTL in nanoseconds
+	off    atomic.Bool
 	shards [shardCount]shard
 }
 
@@ -108,6 +110,7 @@ type entry struct {
 	key        string
 	value      []byte // never changed once kept
 	src        *client.Source
+	stripe     int   // its generation's, in the shard
 	expires    int64 // when Redis expires the key (nowFunc); 0: it has no TTL
 	until      int64 // when CacheTTL ends (nowFunc)
 	prev, next *entry
@@ -132,6 +135,13 @@ func New(size int64, ttl time.Duration) *Cache {
 	return c
 }
 
+// On reports whether the cache is in use: not turned Off.
+func (c *Cache) On() bool { return !c.off.Load() }
+
+// Off turns the cache off for good (its server refuses what it needs), and
+// reports whether it was on. What it holds is no longer served.
+func (c *Cache) Off() bool { return !c.off.Swap(true) }
+
 // locate returns the shard and generation stripe of the key prefix+name.
 func (c *Cache) locate(prefix, name string) (*shard, int) {
 	h := client.KeyHash(prefix, name)
@@ -147,7 +157,7 @@ func (c *Cache) Get(prefix, name string) (value []byte, ttl time.Duration, ok bo
 	key := append(append(buf[:0], prefix...), name...)
 	sh.mu.Lock()
 	e := sh.m[string(key)]
-	if e == nil {
+	if e == nil || c.off.Load() {
 		sh.misses++
 		sh.mu.Unlock()
 		return nil, 0, false
@@ -264,7 +274,7 @@ func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) bool {
 	if !src.Tracked() || pttl == 0 || pttl < -1 {
 		return false
 	}
-	e := &entry{key: o.key, value: value, src: src, until: after(o.sent, o.c.ttl)}
+	e := &entry{key: o.key, value: value, src: src, stripe: o.stripe, until: after(o.sent, o.c.ttl)}
 	if pttl > 0 {
 		e.expires = after(o.sent, min(pttl, math.MaxInt64/int64(time.Millisecond))*int64(time.Millisecond))
 	}
@@ -420,7 +430,12 @@ func (sh *shard) unlinkLocked(e *entry) {
 	e.prev, e.next = nil, nil
 }
 
+// removeLocked drops e and moves its generation: whatever drops an entry
+// (a hook, an invalidation, an eviction, an expiry found by Get) may drop
+// a value newer than the reply of a hook of another connection still to
+// come, which must then not be kept in its place.
 func (sh *shard) removeLocked(e *entry) {
+	sh.gen[e.stripe]++
 	sh.unlinkLocked(e)
 	delete(sh.m, e.key)
 	sh.bytes -= e.size()
