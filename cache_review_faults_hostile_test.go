@@ -50,7 +50,7 @@ func TestCacheReviewHostileScriptReplies(t *testing.T) {
 		wantValue string
 	}{
 		{reply: "$6\r\n+abcde\r\n", wantOK: true},
-		{reply: "$1\r\n~\r\n"}, // as without the cache: a conflict with an empty value
+		{reply: "$1\r\n~\r\n"},                  // as without the cache: a conflict with an empty value
 		{reply: "$3\r\n~12\r\n", wantErr: true}, // no space: no current value
 		{reply: "$5\r\n~-5 x\r\n", wantValue: "x"},
 		{reply: "$21\r\n+99999999999999999999\r\n", wantOK: true},

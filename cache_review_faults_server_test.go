@@ -5,9 +5,9 @@ package redisstore
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"errors"
 	"strings"
 	"testing"
 	"time"
