@@ -185,7 +185,8 @@ type Options struct {
 	// least 64 KiB. Needs RESP3: Protocol 2 is refused; a server without
 	// HELLO, or one that refuses CLIENT TRACKING, runs without the cache,
 	// which Logger is told once per server (each Load then still sends GET
-	// and PTTL). With CacheSize, HealthCheckInterval's zero is 1s, so that
+	// and PTTL); one that refuses PTTL (an ACL) turns it off at the first
+	// Load, which Logger is told once. With CacheSize, HealthCheckInterval's zero is 1s, so that
 	// what was read through a connection gone silent stops being served
 	// within HealthCheckInterval + ReadTimeout of its last reply (within
 	// CacheTTL with health checks off). Zero: no cache, and not a command
