@@ -133,6 +133,24 @@ func TestCacheStaleness(t *testing.T) {
 	if st := cached.Stats().Cache; st.Invalidations < 9_000 {
 		t.Errorf("%d invalidations for 10,000 writes: the reads did not go through the cache", st.Invalidations)
 	}
+
+	// Its own writes: 10,000 Saves, each Load right after returns it.
+	sess := benchkit.Session("own-0123456789")
+	for i := 1; i <= 10_000; i++ {
+		sess.Data["n"] = float64(i)
+		if err := cached.Save(sess); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the first reads Redis (Save drops the key), the second the cache
+			got, err := cached.Load(sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := got.Data["n"].(float64); int(n) != i {
+				t.Fatalf("Load right after its own Save %d: n=%v", i, n)
+			}
+		}
+	}
 }
 
 // BenchmarkCacheStaleness reports the lag between another process's Save
