@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func FuzzHookReplies(f *testing.F) {
 		default:
 			t.Fatalf("reply %q kept %q", reply, v)
 		}
-		if ttl < 0 || n > 0 && ttl > time.Duration(n)*time.Millisecond {
+		if ttl < 0 || n > 0 && n < math.MaxInt64/int64(time.Millisecond) && ttl > time.Duration(n)*time.Millisecond {
 			t.Fatalf("reply %q: TTL %v", reply, ttl)
 		}
 	})
