@@ -3,6 +3,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"time"
@@ -65,6 +66,17 @@ func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {
 	if pttl {
 		b.Add(client.ReplyInt, "PTTL", key.arg())
 	}
+}
+
+// write runs b, a write of key: a write that fails may yet have run (or
+// run later, its caller gone), so the cache forgets key at once, and the
+// Loads after it read Redis, as without a cache.
+func (s *Store[S]) write(ctx context.Context, b *client.Batch, key redisKey) error {
+	err := s.c.Do(ctx, b)
+	if err != nil && s.cacheOn() {
+		s.cache.Discard(key.prefix, key.name)
+	}
+	return err
 }
 
 // dropHook returns the cache's hook of a write of key, which drops it.

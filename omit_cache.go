@@ -3,6 +3,7 @@
 package redisstore
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -27,7 +28,11 @@ func (*localCache) Forget(*client.Source)             {}
 
 func (s *Store[S]) cached(redisKey) ([]byte, time.Duration, bool) { return nil, 0, false }
 func (s *Store[S]) pttlRefused(*client.Batch) bool                { return false }
-func (s *Store[S]) dropHook(redisKey) client.ReplyHook            { return nil }
+
+func (s *Store[S]) write(ctx context.Context, b *client.Batch, _ redisKey) error {
+	return s.c.Do(ctx, b)
+}
+func (s *Store[S]) dropHook(redisKey) client.ReplyHook { return nil }
 
 func (s *Store[S]) addRead(b *client.Batch, key redisKey, pttl bool) {
 	b.Add(client.ReplyBulk, "GET", key.arg())

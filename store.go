@@ -204,7 +204,7 @@ func (s *Store[S]) SaveTTL(ctx context.Context, sess *S, ttl time.Duration) erro
 	} else {
 		b.Add(client.ReplyOK, "SET", key.arg(), client.Bytes(value), client.Str("PX"), client.Int(int64(ttl/time.Millisecond)))
 	}
-	return s.c.Do(ctx, &b)
+	return s.write(ctx, &b, key)
 }
 
 // DeleteContext is Delete within ctx.
@@ -217,7 +217,7 @@ func (s *Store[S]) DeleteContext(ctx context.Context, id string) error {
 	b.Idempotent = true
 	b.Hook = s.dropHook(key)
 	b.Add(client.ReplyInt, "DEL", key.arg())
-	return s.c.Do(ctx, &b)
+	return s.write(ctx, &b, key)
 }
 
 // Ping checks that Redis answers.

@@ -249,18 +249,18 @@ func (s *Store[S]) Revoke(ctx context.Context, id string, marker session.Marker,
 	b.Idempotent = true
 	b.Hook = s.dropHook(rk)
 	set(&b, true)
-	err = s.c.Do(ctx, &b)
+	err = s.write(ctx, &b, rk)
 	if re, ok := errors.AsType[resp.Error](err); ok {
 		b.Reset()
 		b.Idempotent = true
 		b.Hook = s.dropHook(rk)
 		if re.Kind == "WRONGTYPE" {
 			set(&b, false)
-			return session.Stored{}, s.c.Do(ctx, &b)
+			return session.Stored{}, s.write(ctx, &b, rk)
 		}
 		b.Add(client.ReplyBulk, "GET", key)
 		set(&b, false)
-		err = s.c.Do(ctx, &b)
+		err = s.write(ctx, &b, rk)
 	}
 	old := &b.Replies[0]
 	if err != nil || old.Null {
@@ -299,7 +299,7 @@ func (s *Store[S]) cas(ctx context.Context, id string, rk redisKey, value, versi
 	} else {
 		b.AddScript(client.ReplyBulk, script, 1, key, client.Bytes(value), client.Bytes(version), ms, keep)
 	}
-	if err := s.c.Do(ctx, &b); err != nil {
+	if err := s.write(ctx, &b, rk); err != nil {
 		switch refusal(err) {
 		case "":
 			return session.Stored{}, false, err
@@ -378,10 +378,10 @@ func (s *Store[S]) plainCAS(ctx context.Context, rk redisKey, value []byte, ms c
 	key := rk.arg()
 	if len(value) == 0 {
 		b.Add(client.ReplyInt, "PEXPIRE", key, ms)
-		err := s.c.Do(ctx, &b)
+		err := s.write(ctx, &b, rk)
 		return session.Stored{}, err == nil && b.Replies[0].Int == 1, err
 	}
 	b.Add(client.ReplyOK, "SET", key, client.Bytes(value), client.Str("PX"), ms)
-	err := s.c.Do(ctx, &b)
+	err := s.write(ctx, &b, rk)
 	return session.Stored{}, err == nil, err
 }

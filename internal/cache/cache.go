@@ -36,13 +36,15 @@
 //     write of that connection's order).
 //   - Drop (every other write): drops the key.
 //
-// Write and Drop drop the key when they are made, before the write is
-// sent, so that Loads while it is in flight read Redis behind it on the
-// key's connection (as they would without a cache, also when the write's
-// caller stops waiting), and act on the reply when it is read, before the
-// write returns: a write this process made is never hidden by the cache.
-// An error reply from the server (NOSCRIPT, MOVED, OOM) says the write did
-// not run, and changes nothing.
+// Write and Drop act on the reply when it is read, before the write
+// returns: a write this process made is never hidden by the cache. While
+// it is in flight, Loads may still be served what the key held before (the
+// write has not happened yet, as far as they can tell). A write that fails
+// or whose caller stops waiting may yet run: the store then Discards the
+// key at once, so that the Loads after it read Redis, behind the write on
+// the key's connection, as without a cache. An error reply from the
+// server (NOSCRIPT, MOVED, OOM) says the write did not run, and changes
+// nothing.
 //
 // A key read through two connections (its pipe was replaced; a value too
 // big for the shared pipes went through the bulk one) could have its
@@ -185,38 +187,41 @@ func (c *Cache) Get(prefix, name string) (value []byte, ttl time.Duration, ok bo
 // Read returns the hook of a read of the key prefix+name: a batch of GET
 // then PTTL. Call it before the batch is sent.
 func (c *Cache) Read(prefix, name string) client.ReplyHook {
-	return &read{c.op(prefix, name, false)}
+	return &read{c.op(prefix, name)}
 }
 
 // Write returns the hook of a write of value under the key prefix+name by
 // a script that reads the key last (which the server then tracks): its
 // reply is "+" and the key's PTTL when it wrote value; "~", the PTTL, a
 // space and the value the key holds when it held another; anything else
-// drops the key. Call it before the write is sent: it drops the key at
-// once, so that the Loads while the write is in flight read Redis, behind
-// the write on the key's connection, as they would without a cache (and
-// still do if the write's caller stops waiting). The hook keeps a copy of
-// value.
+// drops the key. Call it before the write is sent. The hook keeps a copy
+// of value.
 func (c *Cache) Write(prefix, name string, value []byte) client.ReplyHook {
-	return &write{c.op(prefix, name, true), append([]byte(nil), value...)}
+	return &write{c.op(prefix, name), append([]byte(nil), value...)}
 }
 
-// Drop returns the hook of any other write of the key prefix+name: like
-// Write, it drops the key at once and again when the reply comes.
+// Drop returns the hook of any other write of the key prefix+name: its
+// reply drops the key.
 func (c *Cache) Drop(prefix, name string) client.ReplyHook {
-	o := c.op(prefix, name, true)
+	o := c.op(prefix, name)
 	return &o
 }
 
-// op returns the hook's state for the key prefix+name, dropping the key
-// first for a write.
-func (c *Cache) op(prefix, name string, write bool) op {
+// Discard drops the key prefix+name now: its write failed, or its caller
+// stopped waiting, and may yet run, so that the Loads after it read Redis
+// (behind the write on the key's connection), as without a cache.
+func (c *Cache) Discard(prefix, name string) {
+	o := c.op(prefix, name)
+	o.sh.mu.Lock()
+	o.dropLocked()
+	o.sh.mu.Unlock()
+}
+
+// op returns the hook's state for the key prefix+name.
+func (c *Cache) op(prefix, name string) op {
 	sh, stripe := c.locate(prefix, name)
 	o := op{c: c, sh: sh, stripe: stripe, key: prefix + name, sent: nowFunc()}
 	sh.mu.Lock()
-	if write {
-		o.dropLocked()
-	}
 	o.gen = sh.gen[stripe]
 	sh.mu.Unlock()
 	return o
@@ -295,8 +300,9 @@ func (o *op) keepLocked(src *client.Source, value []byte, pttl int64) bool {
 // happened to the key since it was sent, and no entry of the key was kept
 // from another Source meanwhile (see the package doc). A reply not kept,
 // for whatever reason, may still be newer than what a hook of another
-// connection keeps later, or than the entry there is: it drops the entry
-// and moves the generation, so that nothing older is served after it.
+// connection keeps later, or than another connection's entry: it moves
+// the generation and drops that entry, so that nothing older is served
+// after it.
 type read struct{ op }
 
 // after returns t + d (nowFunc's time), or the end of time when that
@@ -328,7 +334,16 @@ func (r *read) Replied(src *client.Source, rs []client.Reply) {
 		kept = r.keepLocked(src, value, rs[1].Int)
 	}
 	if !kept {
-		r.dropLocked()
+		// The caller has a value that may be newer than what a hook of
+		// another connection keeps later, or than an entry another
+		// connection left: move the generation, drop that entry. An
+		// entry of this connection stays: what made it came earlier in
+		// its order, and a change since would have come as an
+		// invalidation first.
+		sh.gen[r.stripe]++
+		if e != nil && e.src != src {
+			sh.removeLocked(e)
+		}
 	}
 	sh.mu.Unlock()
 }

@@ -111,27 +111,33 @@ func TestAnInvalidationOvertakingAReadWins(t *testing.T) {
 
 // sameGeneration reports whether two keys share a generation.
 func (c *Cache) sameGeneration(a, b string) bool {
-	oa, ob := c.op("", a, false), c.op("", b, false)
+	oa, ob := c.op("", a), c.op("", b)
 	return oa.sh == ob.sh && oa.stripe == ob.stripe
 }
 
 // A write of this process in flight with a read makes the read's reply not
 // kept, whichever connection each went through.
-// A write drops the key as it begins; two writes in flight together keep
-// nothing (the next read settles it); one after the other, the last is
-// kept; a write's reply read after a Delete that returned is not kept.
+// While writes are in flight the key still serves what it held (they have
+// not happened yet, as far as a Load can tell); two writes in flight
+// together keep nothing (the next read settles it); one after the other,
+// the last is kept; a write's reply read after a Delete that returned is
+// not kept; Discard drops at once.
 func TestWritesInFlightTogether(t *testing.T) {
 	c := New(1<<20, time.Minute)
 	p, bulk := client.NewSource(true), client.NewSource(true)
 	c.Read("", "k").Replied(p, replies([]byte("v0"), 1000))
 	w1, w2 := c.Write("", "k", []byte("w1")), c.Write("", "k", []byte("w2"))
-	if v, ok := get(c, "k"); ok {
-		t.Fatalf("served %q while writes were in flight", v)
+	if v, _ := get(c, "k"); v != "v0" {
+		t.Fatalf("served %q while writes were in flight, want v0", v)
 	}
 	w1.Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
 	w2.Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
+	if v, _ := get(c, "k"); v != "w2" {
+		t.Fatalf("after two writes in flight through one connection: %q, want w2", v)
+	}
+	c.Discard("", "k")
 	if v, ok := get(c, "k"); ok {
-		t.Fatalf("after two writes in flight together: %q kept", v)
+		t.Fatalf("served %q after Discard", v)
 	}
 	c.Write("", "k", []byte("w3")).Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
 	c.Write("", "k", []byte("w4")).Replied(p, []client.Reply{{Bulk: []byte("+1000")}})
@@ -186,13 +192,12 @@ func TestAWriteKeepsWhatItWrote(t *testing.T) {
 		}
 		c.Write("", "k", []byte("v")).Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
 	}
-	// An error reply says the write did not run: it changes nothing more
-	// (the write dropped the key as it began), and the write's retry (EVAL
-	// after NOSCRIPT) keeps what it writes.
+	// An error reply says the write did not run: it changes nothing, and
+	// the write's retry (EVAL after NOSCRIPT) keeps what it writes.
 	hook = c.Write("", "k", []byte("retried"))
 	hook.Replied(src, []client.Reply{{Err: resp.Error{Kind: "NOSCRIPT"}}})
-	if v, ok := get(c, "k"); ok {
-		t.Fatalf("served %q while a write was in flight", v)
+	if v, _ := get(c, "k"); v != "v" {
+		t.Fatalf("after a write that did not run: %q, want v", v)
 	}
 	hook.Replied(src, []client.Reply{{Bulk: []byte("+60000")}})
 	if v, _ := get(c, "k"); v != "retried" {
