@@ -164,8 +164,7 @@ func newPipe(n *node, res *pool.Resource[*conn], cfg *Config) *pipe {
 	if p.onPush == nil {
 		p.onPush = func(resp.Value) {}
 	}
-	p.src = &Source{tracking: p.c.tracking}
-	p.src.live.Store(true)
+	p.src = NewSource(p.c.tracking)
 	p.c.rd.SetPushHandler(p.push) // pushes that come between replies
 	p.sent = time.Now()
 	p.active = p.sent

@@ -49,7 +49,8 @@ type Source struct {
 // invalidated since is what the server holds.
 func (s *Source) Tracked() bool { return s.tracking && s.live.Load() }
 
-// NewSource returns a live Source, tracked or not, for tests of caches.
+// NewSource returns a live Source, tracked or not: a pipe's, or one for
+// tests of caches.
 func NewSource(tracked bool) *Source {
 	s := &Source{tracking: tracked}
 	s.live.Store(true)
